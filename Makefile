@@ -1,0 +1,63 @@
+# gwlab: the "Calico Ingress Gateway - TLS Passthrough" workshop as a network lab.
+# On a fresh Debian 12 machine, as root:  make lab   (then)   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+GWLAB := $(VENV)/bin/gwlab
+APT_PACKAGES := bird iproute2 nftables curl haproxy nghttp2-client tcpdump openssl python3-venv python3-pip ca-certificates
+BIRD2_PREFIX := $(CURDIR)/.deps/bird2
+
+.PHONY: deps lab up down clean status verify test test-unit test-lab bench typecheck
+
+## deps: install what is missing (Debian packages, BIRD 2 in a private prefix, the venv)
+deps: $(VENV)/.installed $(BIRD2_PREFIX)/usr/sbin/bird
+
+.deps/apt.stamp:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p .deps && touch $@
+
+$(VENV)/.installed: pyproject.toml .deps/apt.stamp
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+$(BIRD2_PREFIX)/usr/sbin/bird: .deps/apt.stamp lab/install-bird2.sh
+	bash lab/install-bird2.sh $(BIRD2_PREFIX)
+
+## lab: bring the whole lab up and prove it end to end (it stays up; `make down` removes it)
+lab: deps
+	$(GWLAB) up
+
+up: lab
+
+down:
+	@if [ -x $(GWLAB) ]; then $(GWLAB) down; else echo "no venv: nothing of gwlab was started"; fi
+
+## clean: remove every lab and leftover of gwlab on this host
+clean:
+	@if [ -x $(GWLAB) ]; then $(GWLAB) clean; fi
+
+status verify: deps
+	$(GWLAB) $@
+
+## test: unit tests, then lab tests (real namespaces, real daemons; needs root)
+test: deps
+	$(VENV)/bin/python -m pytest -q tests
+
+test-unit: deps
+	$(VENV)/bin/python -m pytest -q tests/unit
+
+test-lab: deps
+	$(VENV)/bin/python -m pytest -q -m lab tests
+
+typecheck: deps
+	$(VENV)/bin/mypy
+
+## bench: medians of several runs (see bench/README.md)
+bench: deps
+	$(VENV)/bin/python bench/bench_up.py

@@ -1,0 +1,1 @@
+"""Calico's part of the lab: IPAM blocks and the BIRD speakers calico-node would run."""

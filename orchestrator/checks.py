@@ -1,0 +1,167 @@
+"""Declarative checks of a lab, read from live state: what to read where, what must hold, how long
+to wait. `up`, `verify`, the filter push and the tests all run these same checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from orchestrator.bird import parse
+from orchestrator.engines import Engine, KernelRoute
+from orchestrator.topology import Topology
+
+
+@dataclass
+class Snapshot:
+    """One reading of the bastion: its protocols, its routing table (accepted and filtered) and
+    the kernel routes for the prefixes the checks ask about; read lazily, once per pass."""
+
+    engine: Engine
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def _get(self, key: str, read: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = read()
+        return self._cache[key]
+
+    def _bastion(self, command: str) -> str:
+        return self.engine.birdc(self.engine.topo.bastion.name, command).raise_for_error().text
+
+    def protocols(self) -> dict[str, parse.Protocol]:
+        return self._get("protocols", lambda: {p.name: p for p in parse.parse_protocols(
+            self._bastion("show protocols"))})
+
+    def routes(self) -> dict[IPv4Network, parse.Route]:
+        return self._get("routes", lambda: {IPv4Network(r.prefix): r for r in parse.parse_routes(
+            self._bastion("show route all"))})
+
+    def filtered(self) -> dict[IPv4Network, parse.Route]:
+        return self._get("filtered", lambda: {IPv4Network(r.prefix): r for r in parse.parse_routes(
+            self._bastion("show route filtered all"))})
+
+    def kernel(self, prefix: IPv4Network) -> list[KernelRoute]:
+        return self._get(f"kernel {prefix}", lambda: self.engine.kernel_routes(
+            self.engine.topo.bastion.name, prefix))
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    where: str
+    expect: str
+    evaluate: Callable[[Snapshot], tuple[bool, str]]  # (holds, what was observed)
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    where: str
+    expect: str
+    observed: str
+    ok: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "where": self.where, "expect": self.expect,
+                "observed": self.observed, "ok": self.ok}
+
+
+def _gateways(route: parse.Route | None) -> set[IPv4Address]:
+    if route is None:
+        return set()
+    return {IPv4Address(p.gateway) for p in route.paths if p.gateway}
+
+
+def _names(topo: Topology, ips: set[IPv4Address]) -> str:
+    by_ip = {n.ip: n.bgp_name or n.name for n in topo.routers}
+    return ", ".join(sorted(by_ip.get(ip, str(ip)) for ip in ips)) or "none"
+
+
+def session_check(topo: Topology, bgp_name: str, ip: IPv4Address) -> Check:
+    def evaluate(s: Snapshot) -> tuple[bool, str]:
+        p = s.protocols().get(bgp_name)
+        if p is None:
+            return False, "no such protocol"
+        return p.state == "up" and p.info.startswith("Established"), f"{p.state} {p.info}".strip()
+    return Check(f"BGP session {bgp_name} ({ip})", "bastion: show protocols", "up Established", evaluate)
+
+
+def route_via_all_check(topo: Topology, prefix: IPv4Network) -> Check:
+    nodes = {n.ip for n in topo.k8s_nodes}
+
+    def evaluate(s: Snapshot) -> tuple[bool, str]:
+        via = _gateways(s.routes().get(prefix))
+        missing = nodes - via
+        observed = f"via {_names(topo, via)}" + (f"; missing via {_names(topo, missing)}" if missing else "")
+        return not missing, observed
+    return Check(f"{prefix} in the bastion's BGP table", "bastion: show route all",
+                 f"via all {len(nodes)} nodes", evaluate)
+
+
+def kernel_ecmp_check(topo: Topology, prefix: IPv4Network) -> Check:
+    nodes = {n.ip for n in topo.k8s_nodes}
+
+    def evaluate(s: Snapshot) -> tuple[bool, str]:
+        routes = s.kernel(prefix)
+        if not routes:
+            return False, "no kernel route"
+        via = set(routes[0].gateways)
+        missing = nodes - via
+        observed = f"{len(routes)} route, {len(via)} next hops ({_names(topo, via)})"
+        if missing:
+            observed += f"; missing {_names(topo, missing)}"
+        return len(routes) == 1 and not missing, observed
+    return Check(f"{prefix} in the bastion's kernel", "bastion: netlink route table main",
+                 f"one ECMP route, {len(nodes)} next hops", evaluate)
+
+
+def block_check(topo: Topology, node_name: str, block: IPv4Network) -> Check:
+    node = topo.node(node_name)
+
+    def evaluate(s: Snapshot) -> tuple[bool, str]:
+        via = _gateways(s.routes().get(block))
+        return node.ip in via, f"via {_names(topo, via)}" if via else "absent"
+    return Check(f"pod block {block} of {node.bgp_name}", "bastion: show route all",
+                 f"via {node.bgp_name} ({node.ip})", evaluate)
+
+
+def filtered_before_push_check(topo: Topology, prefix: IPv4Network, facts: dict[str, Any]) -> Check:
+    seen = facts.get("filtered_before_push", {}).get(str(prefix))
+    nodes = {n.ip for n in topo.k8s_nodes}
+
+    def evaluate(_: Snapshot) -> tuple[bool, str]:
+        if seen is None:
+            return False, "not observed (the filter push did not run)"
+        via = {IPv4Address(x) for x in seen}
+        return nodes <= via, f"filtered, from {_names(topo, via)}"
+    return Check(f"{prefix} before the filter push", "bastion: show route filtered (recorded by up)",
+                 "filtered from every node", evaluate)
+
+
+def bgp_checks(topo: Topology, lb_prefixes: list[IPv4Network], blocks: dict[str, IPv4Network],
+               facts: dict[str, Any]) -> list[Check]:
+    checks = [session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
+    for prefix in lb_prefixes:
+        checks += [route_via_all_check(topo, prefix), kernel_ecmp_check(topo, prefix)]
+    checks += [block_check(topo, node, block) for node, block in blocks.items()]
+    checks += [filtered_before_push_check(topo, p, facts) for p in lb_prefixes]
+    return checks
+
+
+def run(engine: Engine, checks: list[Check], wait: float = 0.0, interval: float = 0.05) -> list[Result]:
+    """Evaluate every check on one snapshot; retry the whole pass until all hold or `wait` is spent."""
+    deadline = time.monotonic() + wait
+    while True:
+        snap = Snapshot(engine)
+        results = []
+        for c in checks:
+            try:
+                ok, observed = c.evaluate(snap)
+            except Exception as exc:  # a check that cannot read its source fails, naming why
+                ok, observed = False, f"error: {exc}"
+            results.append(Result(c.name, c.where, c.expect, observed, ok))
+        if all(r.ok for r in results) or time.monotonic() >= deadline:
+            return results
+        time.sleep(interval)

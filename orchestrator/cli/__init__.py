@@ -1,0 +1,45 @@
+"""gwlab's command line: one module per verb, each with add(subparsers) and run(args) -> exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import import_module
+
+from orchestrator.errors import LabError, ValidationFailed
+
+VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird")
+
+
+def common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--topo", metavar="FILE", help="topology file (default: the project's topology.clab.yml)")
+    parser.add_argument("--lab", metavar="NAME", default=os.environ.get("GWLAB_LAB"),
+                        help="lab name (default: the topology's name; env GWLAB_LAB)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gwlab", description="The 'Calico Ingress Gateway - TLS Passthrough' workshop as a network lab.")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        import_module(f"orchestrator.cli.{verb}").add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if os.geteuid() != 0 and getattr(args, "needs_root", True):
+        print("gwlab: this verb needs root (network namespaces); run it with sudo", file=sys.stderr)
+        return 1
+    try:
+        return int(args.run(args))
+    except ValidationFailed as exc:
+        print(f"gwlab: {exc}", file=sys.stderr)
+        return 2
+    except LabError as exc:
+        print(f"gwlab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gwlab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,24 @@
+"""gwlab down: stop the lab's daemons by PID and remove its namespaces and files. Idempotent."""
+
+from __future__ import annotations
+
+import argparse
+
+from orchestrator import lab
+from orchestrator.cli import common
+
+
+def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("down", help="remove the lab")
+    common(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="list what was removed")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    removed = lab.down(args.topo, args.lab)
+    if args.verbose:
+        for item in removed:
+            print(f"removed {item}")
+    print(f"removed {len(removed)} items" if removed else "nothing to remove")
+    return 0

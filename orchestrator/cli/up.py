@@ -1,0 +1,40 @@
+"""gwlab up: build the lab, bring BGP up, push the bastion's filter, verify; the lab stays up."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from orchestrator import lab, report
+from orchestrator.cli import common
+
+
+def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("up", help="bring the lab up and verify it")
+    common(p)
+    p.add_argument("--engine", default="netns", choices=["netns"], help="how to run it (default: netns)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+
+    def progress(line: str) -> None:
+        if not args.json:
+            print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
+
+    result = lab.up(args.topo, args.lab, args.engine, progress=progress)
+    ok = bool(result.results) and all(r.ok for r in result.results)
+    if args.json:
+        report.print_json({"lab": result.lab, "ok": ok, "phases": result.phases,
+                           "push": result.push_steps, "checks": [r.as_dict() for r in result.results]})
+        return 0 if ok else 1
+    print()
+    print(report.results_table(result.results))
+    phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.phases.items())
+    print(f"\nlab {result.lab} is up ({phases})." if ok else f"\nlab {result.lab} is up but checks fail.")
+    print("Try: gwlab birdc bastion show protocols | gwlab birdc bastion show route | gwlab verify | gwlab down")
+    sys.stdout.flush()
+    return 0 if ok else 1

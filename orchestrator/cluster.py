@@ -1,0 +1,94 @@
+"""The lab's stand-in for the Kubernetes API server: the objects applied to it, kept in the run
+directory, and what the cluster's controllers derive from them (here: the node BGP speakers)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator import PROJECT_ROOT, manifests
+from orchestrator.calico.models import BGPConfiguration, BGPPeer, IPPool
+from orchestrator.calico.speakers import CalicoObjects, SpeakerConfig, speaker_configs
+from orchestrator.manifests import Document, Parsed
+from orchestrator.state import run_dir
+from orchestrator.topology import Topology
+
+BASE_MANIFESTS = PROJECT_ROOT / "lab" / "manifests" / "calico"
+
+
+def key(doc: Document) -> tuple[str, str, str]:
+    return doc.kind, doc.namespace, doc.name
+
+
+@dataclass(frozen=True)
+class Change:
+    doc: Document
+    verb: str  # created | configured | unchanged | deleted
+    ignored: list[str]
+
+    def line(self) -> str:
+        group = manifests.group_of(self.doc.api_version)
+        kind = self.doc.kind.lower() + (f".{group}" if group else "")
+        text = f"{kind}/{self.doc.name} {self.verb}"
+        if self.ignored:
+            text += f" (accepted but not modelled, ignored: {', '.join(self.ignored)})"
+        return text
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """Everything a change to the store implies, computed before anything is changed."""
+
+    docs: list[Document]
+    parsed: list[Parsed]
+    speakers: dict[str, SpeakerConfig]
+    changes: list[Change]
+
+
+def calico_objects(parsed: list[Parsed]) -> CalicoObjects:
+    bgp = [p.obj for p in parsed if isinstance(p.obj, BGPConfiguration) and p.obj.name == "default"]
+    return CalicoObjects([p.obj for p in parsed if isinstance(p.obj, IPPool)], bgp[0] if bgp else None,
+                         [p.obj for p in parsed if isinstance(p.obj, BGPPeer)])
+
+
+class Store:
+    def __init__(self, lab: str) -> None:
+        self.path = run_dir(lab) / "objects.json"
+
+    def load(self) -> list[Document]:
+        try:
+            raw = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return []
+        return [Document(d["file"], d["index"], d["body"]) for d in raw]
+
+    def save(self, docs: list[Document]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([{"file": d.file, "index": d.index, "body": d.body} for d in docs], indent=1))
+        os.replace(tmp, self.path)
+
+
+def plan(topo: Topology, current: list[Document], applied: list[Document] = (),  # type: ignore[assignment]
+         deleted: list[tuple[str, str, str]] = ()) -> ClusterPlan:  # type: ignore[assignment]
+    """Merge `applied` into (and drop `deleted` from) the current objects, validate the result whole."""
+    by_key = {key(d): d for d in current}
+    new_parsed = {key(p.doc): p for p in manifests.parse_objects(list(applied))}
+    changes: list[Change] = []
+    for d in applied:
+        old = by_key.get(key(d))
+        verb = "created" if old is None else ("unchanged" if old.body == d.body else "configured")
+        changes.append(Change(d, verb, new_parsed[key(d)].ignored))
+        by_key[key(d)] = d
+    for k in deleted:
+        if k in by_key:
+            changes.append(Change(by_key.pop(k), "deleted", []))
+    docs = list(by_key.values())
+    parsed = manifests.parse_objects(docs)
+    return ClusterPlan(docs, parsed, speaker_configs(topo, calico_objects(parsed)), changes)
+
+
+def base_documents(extra: list[Path] | None = None) -> list[Document]:
+    return manifests.read_documents([BASE_MANIFESTS, *(extra or [])])

@@ -1,0 +1,69 @@
+"""Engines realise a topology. The steps and checks around them are shared (orchestrator.lab)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Callable, Protocol
+
+from orchestrator.bird.birdc import BirdcOutput, Reply
+from orchestrator.bird.config import BastionConfig
+from orchestrator.calico.speakers import SpeakerConfig
+from orchestrator.errors import LabError
+from orchestrator.state import LabState
+from orchestrator.topology import Topology
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class KernelRoute:
+    dst: IPv4Network
+    gateways: tuple[IPv4Address, ...]  # one per ECMP next hop
+    kind: str  # unicast, blackhole, ...
+
+
+class Engine(Protocol):
+    name: str
+    topo: Topology
+    state: LabState
+
+    def up(self, bastion: BastionConfig, speakers: dict[str, SpeakerConfig], progress: Progress) -> None:
+        """Create the nodes and links, start the bastion and the node speakers."""
+
+    def down(self) -> list[str]:
+        """Remove everything the lab made; returns what was removed. Idempotent."""
+
+    def apply_speakers(self, speakers: dict[str, SpeakerConfig]) -> list[str]:
+        """Render and load changed node speaker configs in place; returns the nodes reconfigured."""
+
+    def birdc(self, node: str, command: str) -> Reply:
+        """The reply of the node's BIRD to one command (raises BirdError if BIRD does not answer)."""
+
+    def birdc_output(self, node: str, command: str) -> BirdcOutput:
+        """What `birdc COMMAND` prints on that node, greeting included."""
+
+    def stop_bird(self, node: str) -> bool:
+        """Stop the node's BIRD; False if it was not running."""
+
+    def restart_bird(self, node: str) -> None:
+        """Start the node's BIRD again on the config it has."""
+
+    def bird_socket(self, node: str) -> str:
+        """Path of the node's BIRD control socket, as seen from this process."""
+
+    def exec(self, node: str, argv: list[str], capture: bool = False,
+             timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run a command inside the node."""
+
+    def kernel_routes(self, node: str, dst: IPv4Network) -> list[KernelRoute]:
+        """The node's kernel routes for exactly `dst`."""
+
+
+def get_engine(name: str, topo: Topology, state: LabState) -> Engine:
+    if name == "netns":
+        from orchestrator.engines.netns import NetnsEngine
+
+        return NetnsEngine(topo, state)
+    raise LabError(f"unknown engine {name!r}: use netns")

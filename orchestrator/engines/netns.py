@@ -1,0 +1,251 @@
+"""The embedded engine: one network namespace per node, the segment a bridge in a namespace of its own.
+
+Links, addresses, routes and neighbour entries are made over netlink (pyroute2) from inside each
+namespace; nothing is ever created in the root namespace and no namespace gets a default route.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+
+from orchestrator import netns, procs
+from orchestrator.bird import binaries
+from orchestrator.bird.birdc import BirdClient, BirdcOutput, Reply, birdc
+from orchestrator.bird.config import BastionConfig
+from orchestrator.calico.speakers import SpeakerConfig
+from orchestrator.engines import KernelRoute, Progress
+from orchestrator.errors import LabError
+from orchestrator.state import LabState, ns_name, run_dir
+from orchestrator.topology import LabNode, Topology
+
+# Every lab namespace forwards (nodes and the bastion are routers) and checks no reverse path:
+# new namespaces inherit the root's conf/all values, which we must not rely on nor change.
+ROUTER_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv4.conf.all.accept_redirects": "0",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.default.send_redirects": "0",
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+}
+SEGMENT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.disable_ipv6": "1",
+                   "net.ipv6.conf.default.disable_ipv6": "1"}
+NUD_PERMANENT = 0x80
+
+
+def mac_for(ip: IPv4Address) -> str:
+    """A locally administered MAC that spells the address: easy to read in captures."""
+    return "02:00:" + ":".join(f"{b:02x}" for b in ip.packed)
+
+
+class NetnsEngine:
+    name = "netns"
+
+    def __init__(self, topo: Topology, state: LabState) -> None:
+        self.topo = topo
+        self.state = state
+        self.dir = run_dir(topo.name)
+        self._ipr: dict[str, Any] = {}
+
+    # -- names and places -------------------------------------------------------------------
+    def ns(self, node: str) -> str:
+        return ns_name(self.topo.name, self.topo.node(node).name if node != self.topo.bridge else node)
+
+    def node_dir(self, node: str) -> Path:
+        return self.dir / self.topo.node(node).name
+
+    def bird_socket(self, node: str) -> str:
+        return str(self.node_dir(node) / "bird.ctl")
+
+    def _ipr_for(self, ns: str) -> Any:
+        if ns not in self._ipr:
+            with netns.inside(ns):
+                self._ipr[ns] = IPRoute()
+        return self._ipr[ns]
+
+    def close(self) -> None:
+        for ipr in self._ipr.values():
+            ipr.close()
+        self._ipr.clear()
+
+    # -- bringing it up ----------------------------------------------------------------------
+    def _new_ns(self, name: str, sysctls: dict[str, str]) -> None:
+        self.state.add_namespace(name)
+        with netns.create(name):
+            netns.write_sysctls(sysctls)
+            ipr = IPRoute()
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        self._ipr[name] = ipr
+
+    def build_network(self) -> None:
+        seg = ns_name(self.topo.name, self.topo.bridge)
+        self._new_ns(seg, SEGMENT_SYSCTLS)
+        seg_ipr = self._ipr[seg]
+        seg_ipr.link("add", ifname=self.topo.bridge, kind="bridge", br_forward_delay=0, br_stp_state=0)
+        bridge = seg_ipr.link_lookup(ifname=self.topo.bridge)[0]
+        seg_fd = os.open(netns.path_of(seg), os.O_RDONLY)
+        try:
+            for node in self.topo.routers:
+                ns = ns_name(self.topo.name, node.name)
+                self._new_ns(ns, ROUTER_SYSCTLS)
+                ipr = self._ipr[ns]
+                ipr.link("add", ifname=node.interface, kind="veth", address=mac_for(node.ip),
+                         peer={"ifname": node.bridge_port, "net_ns_fd": seg_fd})
+                index = ipr.link_lookup(ifname=node.interface)[0]
+                ipr.addr("add", index=index, address=str(node.ip), prefixlen=node.address.network.prefixlen)
+                ipr.link("set", index=index, state="up")
+                self._permanent_neighbours(ipr, index, node)
+                port = seg_ipr.link_lookup(ifname=node.bridge_port)[0]
+                seg_ipr.link("set", index=port, master=bridge, state="up")
+        finally:
+            os.close(seg_fd)
+        seg_ipr.link("set", index=bridge, state="up")
+
+    def _permanent_neighbours(self, ipr: Any, index: int, node: LabNode) -> None:
+        # The kernel's neighbour table limit is shared by every namespace: a big mesh would stall
+        # in ARP. The lab knows every address and MAC, so it writes them down once.
+        for other in self.topo.routers:
+            if other is not node:
+                ipr.neigh("add", dst=str(other.ip), lladdr=mac_for(other.ip), ifindex=index, state=NUD_PERMANENT)
+
+    def _write(self, directory: Path, files: dict[str, str]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            tmp = directory / f".{name}.tmp"
+            tmp.write_text(text)
+            os.replace(tmp, directory / name)
+
+    def start_bird(self, node: str, config_file: Path, dialect: str = "1") -> None:
+        bird = binaries.bird_binaries(dialect).bird
+        d = self.node_dir(node)
+        sock = Path(self.bird_socket(node))
+        sock.unlink(missing_ok=True)
+        proc = procs.spawn(f"bird:{self.topo.node(node).name}", self.ns(node),
+                           [str(bird), "-f", "-c", str(config_file), "-s", str(sock)], d / "bird.out")
+        self.state.add_process(proc)
+
+    def start_bastion(self, cfg: BastionConfig) -> None:
+        d = self.node_dir(self.topo.bastion.name)
+        self._write(d, {"bird.conf": cfg.render()})
+        self.start_bird(self.topo.bastion.name, d / "bird.conf", cfg.dialect)
+
+    def bird_config_file(self, node: str) -> Path:
+        name = self.topo.node(node).name
+        return self.node_dir(name) / ("bird.conf" if name == self.topo.bastion.name else "bird.cfg")
+
+    def stop_bird(self, node: str) -> bool:
+        """SIGTERM the node's BIRD (it withdraws its routes at once). False if it was not running."""
+        role = f"bird:{self.topo.node(node).name}"
+        proc = self.state.process(role)
+        stopped = bool(proc and procs.stop([proc]))
+        self.state.drop_process(role)
+        return stopped
+
+    def restart_bird(self, node: str) -> None:
+        """Start the node's BIRD again on the config it has on disk."""
+        name = self.topo.node(node).name
+        proc = self.state.process(f"bird:{name}")
+        if proc and procs.alive(proc):
+            raise LabError(f"BIRD on {name} is already running (pid {proc.pid})")
+        dialect = self.state.bastion_bird if name == self.topo.bastion.name else "1"
+        self.start_bird(name, self.bird_config_file(name), dialect)
+
+    def up(self, bastion: BastionConfig, speakers: dict[str, SpeakerConfig], progress: Progress) -> None:
+        t = time.perf_counter()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.build_network()
+        progress(f"network: {len(self.topo.routers) + 1} namespaces, segment {self.topo.segment} "
+                 f"({time.perf_counter() - t:.2f} s)")
+        t = time.perf_counter()
+        self.start_bastion(bastion)
+        for node, cfg in speakers.items():
+            d = self.node_dir(node)
+            self._write(d, cfg.render(d))
+            self.start_bird(node, d / "bird.cfg")
+        progress(f"BIRD started on the bastion and {len(speakers)} nodes ({time.perf_counter() - t:.2f} s)")
+
+    def apply_speakers(self, speakers: dict[str, SpeakerConfig]) -> list[str]:
+        changed = []
+        for node, cfg in speakers.items():
+            d = self.node_dir(node)
+            files = cfg.render(d)
+            if all((d / n).is_file() and (d / n).read_text() == text for n, text in files.items()):
+                continue
+            self._write(d, files)
+            reply = self.birdc(node, "configure")
+            if not reply.ok:
+                raise LabError(f"{node}: BIRD refused the new configuration: {reply.text}")
+            changed.append(node)
+        return changed
+
+    # -- using it ----------------------------------------------------------------------------
+    def birdc(self, node: str, command: str) -> Reply:
+        with BirdClient(self.bird_socket(node)) as client:
+            return client.command(command)
+
+    def birdc_output(self, node: str, command: str) -> BirdcOutput:
+        return birdc(self.bird_socket(node), command)
+
+    def exec(self, node: str, argv: list[str], capture: bool = False,
+             timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+        ns = self.ns(node)
+        if not netns.exists(ns):
+            raise LabError(f"node {node} of lab {self.topo.name} is not up")
+        return subprocess.run(argv, preexec_fn=lambda: netns.enter(ns), capture_output=capture,
+                              timeout=timeout, check=False)
+
+    def kernel_routes(self, node: str, dst: IPv4Network) -> list[KernelRoute]:
+        ipr = self._ipr_for(self.ns(node))
+        out = []
+        # A dump filtered here: a dst given to the kernel would be a route lookup, not a match.
+        for r in ipr.get_routes(family=2, table=254):
+            if r.get("dst_len") != dst.prefixlen or r.get_attr("RTA_DST") != str(dst.network_address):
+                continue
+            gws: list[IPv4Address] = []
+            if r.get_attr("RTA_GATEWAY"):
+                gws.append(IPv4Address(r.get_attr("RTA_GATEWAY")))
+            for hop in r.get_attr("RTA_MULTIPATH") or []:
+                gws += [IPv4Address(v) for k, v in hop.get("attrs", []) if k == "RTA_GATEWAY"]
+            kind = {1: "unicast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}.get(r.get("type"), "other")
+            out.append(KernelRoute(dst, tuple(sorted(gws)), kind))
+        return out
+
+    # -- tearing it down ---------------------------------------------------------------------
+    def down(self) -> list[str]:
+        self.close()
+        return teardown(self.topo.name, self.state)
+
+
+def teardown(lab: str, state: LabState | None) -> list[str]:
+    """Stop the lab's processes (recorded ones by PID, then any still inside its namespaces),
+    remove its namespaces and its run directory. Works with no state file at all."""
+    from orchestrator.state import lab_of_ns
+
+    removed: list[str] = []
+    names = sorted(set((state.namespaces if state else [])
+                       + [n for n in netns.list_names() if lab_of_ns(n) == lab]))
+    if state:
+        removed += [f"process {p.role} (pid {p.pid})" for p in procs.stop(state.processes)]
+    strays = netns.pids_in([n for n in names if netns.exists(n)])
+    if strays:
+        procs.kill_pids(list(strays))
+        removed += [f"process pid {pid} in {ns}" for pid, ns in strays.items()]
+    for n in names:
+        if netns.remove(n):
+            removed.append(f"namespace {n}")
+    d = run_dir(lab)
+    if d.exists():
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(f"directory {d}")
+    return removed

@@ -1,0 +1,216 @@
+"""The shared steps of a lab, whatever the engine: up, the bastion's filter push, verify, down."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from types import FrameType
+
+from orchestrator import PROJECT_ROOT, checks, cluster, netns, procs, topology
+from orchestrator.bird import push as bird_push
+from orchestrator.bird.config import PRE_EXISTING_ACCEPT, BastionConfig, bastion_config
+from orchestrator.calico.models import BGPConfiguration
+from orchestrator.engines import Engine, Progress, get_engine
+from orchestrator.errors import LabError
+from orchestrator.state import LabState, lab_of_ns, run_dir
+
+DEFAULT_TOPOLOGY = PROJECT_ROOT / "topology.clab.yml"
+ESTABLISH_WAIT = 20.0  # seconds up waits for sessions and routes before it reports failure
+
+
+class AlreadyUp(LabError):
+    pass
+
+
+@dataclass
+class Lab:
+    """A lab on this host: its topology, its state file and the engine that runs it."""
+
+    topo: topology.Topology
+    state: LabState
+    engine: Engine
+
+    @property
+    def bastion_conf(self) -> Path:
+        return run_dir(self.topo.name) / self.topo.bastion.name / "bird.conf"
+
+    def lb_prefixes(self) -> list[IPv4Network]:
+        plan = cluster.plan(self.topo, cluster.Store(self.topo.name).load())
+        bgp = cluster.calico_objects(plan.parsed).bgp
+        return list(bgp.service_lb_ips) if bgp else []
+
+    def blocks(self) -> dict[str, IPv4Network]:
+        plan = cluster.plan(self.topo, cluster.Store(self.topo.name).load())
+        return {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
+
+    def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
+        return bastion_config(self.topo, str(run_dir(self.topo.name) / self.topo.bastion.name / "bird.log"),
+                              self.state.bastion_bird, accepted)
+
+    def checks(self) -> list[checks.Check]:
+        return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts)
+
+    def verify(self, wait: float = 0.0) -> list[checks.Result]:
+        return checks.run(self.engine, self.checks(), wait)
+
+
+def load_topology(path: Path | str | None, name: str | None) -> topology.Topology:
+    topo = topology.load(path or DEFAULT_TOPOLOGY)
+    return topo.with_name(name) if name else topo
+
+
+def open_lab(path: Path | str | None, name: str | None) -> Lab:
+    """A lab that is up (or half up): its topology is the one it was started from."""
+    lab_name = name or load_topology(path, None).name
+    state = LabState.load(lab_name)
+    if state is None:
+        raise LabError(f"lab {lab_name!r} is not up (no state in {run_dir(lab_name)}); start it with `gwlab up`")
+    topo = load_topology(state.topology, lab_name)
+    return Lab(topo, state, get_engine(state.engine, topo, state))
+
+
+def is_running(state: LabState) -> bool:
+    return (state.phase == "up" and all(netns.exists(n) for n in state.namespaces)
+            and all(procs.alive(p) for p in state.processes))
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM and SIGHUP during `up` unwind like Ctrl-C, so the rollback runs."""
+    def raise_interrupt(signum: int, _: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    old = {s: signal.signal(s, raise_interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@dataclass
+class UpReport:
+    lab: str
+    results: list[checks.Result]
+    phases: dict[str, float] = field(default_factory=dict)
+    push_steps: list[str] = field(default_factory=list)
+
+
+def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
+       bastion_bird: str = "1", progress: Progress = lambda _: None) -> UpReport:
+    t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    topo = load_topology(path, name)
+    # Everything is validated before anything is created.
+    plan = cluster.plan(topo, [], cluster.base_documents())
+    lab_name = topo.name
+    existing = LabState.load(lab_name)
+    if existing is not None and is_running(existing):
+        raise AlreadyUp(f"lab {lab_name!r} is already up ({len(existing.namespaces)} namespaces); "
+                        f"`gwlab verify` checks it, `gwlab down` removes it")
+    if existing is not None or any(lab_of_ns(n) == lab_name for n in netns.list_names()):
+        progress(f"removing what an earlier, unfinished run of lab {lab_name!r} left behind")
+        from orchestrator.engines.netns import teardown
+
+        teardown(lab_name, existing)
+    phases["validate"] = time.perf_counter() - t0
+    state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird)
+    state.save()
+    lab = Lab(topo, state, get_engine(engine_name, topo, state))
+    try:
+        with _interruptible():
+            t = time.perf_counter()
+            lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan.speakers, progress)
+            cluster.Store(lab_name).save(plan.docs)
+            for change in plan.changes:
+                if change.ignored:
+                    progress(change.line())
+            phases["build"] = time.perf_counter() - t
+            report = UpReport(lab_name, [], phases)
+            _establish_and_push(lab, report, progress)
+            state.phase = "up"
+            state.save()
+    except BaseException:
+        progress(f"up did not finish: removing lab {lab_name!r}")
+        lab.engine.down()
+        raise
+    phases["total"] = time.perf_counter() - t0
+    return report
+
+
+def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
+    """Wait for the sessions and for the LB routes to arrive filtered, then push the filter."""
+    topo, t = lab.topo, time.perf_counter()
+    lb = lab.lb_prefixes()
+    arrived = [checks.session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
+    arrived += [_filtered_check(topo, p) for p in lb]
+    results = checks.run(lab.engine, arrived, wait=ESTABLISH_WAIT)
+    report.phases["bgp established"] = time.perf_counter() - t
+    if not all(r.ok for r in results):
+        report.results = results
+        progress("BGP did not come up: " + "; ".join(f"{r.name}: {r.observed}" for r in results if not r.ok))
+        return
+    snap = checks.Snapshot(lab.engine)
+    lab.state.facts["filtered_before_push"] = {
+        str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway) for p in lb}
+    lab.state.save()
+    progress(f"BGP: {len(topo.k8s_nodes)} sessions Established; "
+             f"{', '.join(map(str, lb))} filtered by the bastion's import filter, as in the workshop")
+    t = time.perf_counter()
+    accepted = tuple(dict.fromkeys(PRE_EXISTING_ACCEPT + tuple(lb)))
+    result = push_bastion_filter(lab, accepted)
+    report.push_steps = result.steps
+    report.phases["filter push"] = time.perf_counter() - t
+    progress(("pushed" if result.confirmed else "rolled back") + " the bastion's import filter accepting "
+             + ", ".join(map(str, accepted)))
+    t = time.perf_counter()
+    report.results = lab.verify(wait=2.0)
+    report.phases["verify"] = time.perf_counter() - t
+
+
+def _filtered_check(topo: topology.Topology, prefix: IPv4Network) -> checks.Check:
+    nodes = {n.ip for n in topo.k8s_nodes}
+
+    def evaluate(s: checks.Snapshot) -> tuple[bool, str]:
+        route = s.filtered().get(prefix)
+        via = {IPv4Address(p.gateway) for p in route.paths if p.gateway} if route else set()
+        return nodes <= via, f"filtered from {len(via)} nodes"
+    return checks.Check(f"{prefix} filtered", "bastion: show route filtered", "from every node", evaluate)
+
+
+def push_bastion_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = 3.0) -> bird_push.PushResult:
+    """The workshop's prerequisite 3, automated: render the filter, push it safely, check, confirm."""
+    cfg = lab.bastion_config(accepted)
+    bastion = lab.topo.bastion.name
+
+    def birdc(command: str) -> tuple[bool, str]:
+        reply = lab.engine.birdc(bastion, command)
+        return reply.ok, reply.text
+
+    def verify() -> list[checks.Result]:
+        expected = [p for p in lab.lb_prefixes() if any(p.subnet_of(a) for a in accepted)]
+        wanted = [checks.session_check(lab.topo, n.bgp_name, n.ip) for n in lab.topo.k8s_nodes]
+        wanted += [checks.route_via_all_check(lab.topo, p) for p in expected]
+        return checks.run(lab.engine, wanted, wait)
+
+    result = bird_push.push(lab.bastion_conf, cfg.render(), cfg.dialect, birdc, verify)
+    if result.confirmed:
+        lab.state.facts["bastion_accepts"] = [str(a) for a in accepted]
+        lab.state.save()
+    return result
+
+
+def down(path: Path | str | None, name: str | None) -> list[str]:
+    lab_name = name or load_topology(path, None).name
+    from orchestrator.engines.netns import teardown
+
+    return teardown(lab_name, LabState.load(lab_name))
+
+
+def bgp_config(lab: Lab) -> BGPConfiguration | None:
+    plan = cluster.plan(lab.topo, cluster.Store(lab.topo.name).load())
+    return cluster.calico_objects(plan.parsed).bgp

@@ -1,0 +1,120 @@
+"""The lab's daemons: started in a namespace, recorded by PID, stopped by that PID only.
+
+A PID is trusted only while /proc/PID still shows the start time and executable we recorded,
+so a recycled PID is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator import netns
+
+
+@dataclass(frozen=True)
+class Proc:
+    role: str  # what it is in the lab, e.g. "bird:bastion"
+    pid: int
+    start_time: int  # field 22 of /proc/PID/stat, in clock ticks since boot
+    exe: str
+    ns: str
+    argv: list[str] = field(default_factory=list)
+    log: str = ""
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def alive(proc: Proc) -> bool:
+    if _start_time(proc.pid) != proc.start_time:
+        return False
+    try:
+        return os.readlink(f"/proc/{proc.pid}/exe") == proc.exe
+    except OSError:
+        return False
+
+
+def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> Proc:
+    """Start argv inside namespace `ns`, detached from our terminal, output appended to `log`."""
+    with open(log, "ab") as out:
+        child = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: netns.enter(ns), start_new_session=True, env=env, cwd=cwd,
+            close_fds=True)
+    start = _start_time(child.pid)
+    if start is None:
+        child.wait()
+        raise OSError(f"{argv[0]} exited at once (exit code {child.returncode}); see {log}")
+    try:
+        exe = os.readlink(f"/proc/{child.pid}/exe")
+    except OSError:
+        exe = ""
+    # The lab outlives this process: forget the Popen so it is not reaped or warned about here.
+    child.returncode = 0
+    return Proc(role, child.pid, start, exe, ns, argv, str(log))
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def stop(procs: list[Proc], grace: float = 2.0) -> list[Proc]:
+    """SIGTERM every live process, SIGKILL what is left after `grace` seconds. Returns those signalled."""
+    live = [p for p in procs if alive(p)]
+    for p in live:
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    pending = list(live)
+    while pending and time.monotonic() < deadline:
+        for p in pending:
+            _reap(p.pid)
+        pending = [p for p in pending if alive(p)]
+        if pending:
+            time.sleep(0.005)
+    for p in pending:
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for p in pending:
+        for _ in range(200):
+            _reap(p.pid)
+            if not alive(p):
+                break
+            time.sleep(0.005)
+    return live
+
+
+def kill_pids(pids: list[int], grace: float = 1.0) -> None:
+    """For `clean`: processes found by the namespace they run in, with no record of ours."""
+    procs = []
+    for pid in pids:
+        start = _start_time(pid)
+        if start is None:
+            continue
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        procs.append(Proc("found", pid, start, exe, ""))
+    stop(procs, grace)

@@ -1,0 +1,89 @@
+"""Where a lab lives on the host (names, run directory) and the state file listing what it made.
+
+Everything a lab creates carries its name: namespaces are `gwlab-<lab>.<node>`, files live under
+/run/gwlab/<lab>/. The state file is written before each thing is created, so that `down` after
+a crash or Ctrl-C knows of everything that may exist; `clean` also finds our namespaces by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.procs import Proc
+
+NS_PREFIX = "gwlab-"
+RUN_ROOT = Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab"))
+
+
+def ns_name(lab: str, node: str) -> str:
+    return f"{NS_PREFIX}{lab}.{node}"
+
+
+def lab_of_ns(name: str) -> str | None:
+    if not name.startswith(NS_PREFIX) or "." not in name:
+        return None
+    return name[len(NS_PREFIX):].split(".", 1)[0]
+
+
+def run_dir(lab: str) -> Path:
+    return RUN_ROOT / lab
+
+
+@dataclass
+class LabState:
+    lab: str
+    engine: str
+    topology: str
+    phase: str = "starting"  # starting -> up; "failed" when up gave up
+    namespaces: list[str] = field(default_factory=list)
+    processes: list[Proc] = field(default_factory=list)
+    bastion_bird: str = "1"  # the BIRD dialect the bastion runs
+    facts: dict[str, Any] = field(default_factory=dict)  # observations kept for checks, e.g. pre-push filtered
+
+    @property
+    def path(self) -> Path:
+        return run_dir(self.lab) / "state.json"
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, self.path)
+
+    def add_namespace(self, name: str) -> None:
+        self.namespaces.append(name)
+        self.save()
+
+    def add_process(self, proc: Proc) -> None:
+        self.processes = [p for p in self.processes if p.role != proc.role] + [proc]
+        self.save()
+
+    def process(self, role: str) -> Proc | None:
+        return next((p for p in self.processes if p.role == role), None)
+
+    def drop_process(self, role: str) -> None:
+        self.processes = [p for p in self.processes if p.role != role]
+        self.save()
+
+    @classmethod
+    def load(cls, lab: str) -> LabState | None:
+        path = run_dir(lab) / "state.json"
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        raw["processes"] = [Proc(**p) for p in raw.get("processes", [])]
+        return cls(**raw)
+
+
+def labs_on_host() -> list[str]:
+    """Labs with a run directory or a namespace of ours, running or left over."""
+    from orchestrator import netns
+
+    labs = {p.name for p in RUN_ROOT.iterdir() if p.is_dir()} if RUN_ROOT.is_dir() else set()
+    labs |= {lab for n in netns.list_names() if (lab := lab_of_ns(n))}
+    return sorted(labs)

@@ -1,0 +1,61 @@
+"""What the lab tests share: running the CLI, and proving a lab left nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from orchestrator import PROJECT_ROOT, netns
+from orchestrator.state import lab_of_ns, run_dir
+
+TOPO = PROJECT_ROOT / "topology.clab.yml"
+
+
+def gwlab(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
+                         timeout=timeout, cwd=PROJECT_ROOT)
+    if check and out.returncode != 0:
+        raise AssertionError(f"gwlab {' '.join(args)} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def leftovers(lab: str) -> list[str]:
+    """Namespaces, processes and files of the lab still on the host."""
+    found = [f"namespace {n}" for n in netns.list_names() if lab_of_ns(n) == lab]
+    if run_dir(lab).exists():
+        found.append(f"directory {run_dir(lab)}")
+    marker = f"/gwlab/{lab}/"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"process {pid}: {cmdline.strip()}")
+    return found
+
+
+def sized_topology(tmp: Path, workers: int) -> Path:
+    """The project's topology with `workers` worker nodes (addresses 10.0.1.12 onwards)."""
+    doc = yaml.safe_load(TOPO.read_text())
+    nodes, links = doc["topology"]["nodes"], doc["topology"]["links"]
+    for name in [n for n in nodes if n.startswith("calico-worker")]:
+        del nodes[name]
+    links[:] = links[:2]
+    for i in range(1, workers + 1):
+        name = "calico-worker" + ("" if i == 1 else str(i))
+        nodes[name] = {"kind": "ext-container"}
+        links.append({"type": "veth", "endpoints": [
+            {"node": name, "interface": "eth1", "ipv4": f"10.0.1.{11 + i}/24"},
+            {"node": "gwlab-br", "interface": f"gwlab-w{i}"}]})
+    (tmp / "lab").mkdir(exist_ok=True)
+    (tmp / "lab" / "kind-cluster.yaml").write_text((PROJECT_ROOT / "lab" / "kind-cluster.yaml").read_text())
+    path = tmp / "topology.clab.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
