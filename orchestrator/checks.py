@@ -17,34 +17,37 @@ from orchestrator.topology import Topology
 @dataclass
 class Snapshot:
     """One reading of the bastion: its protocols, its routing table (accepted and filtered) and
-    the kernel routes for the prefixes the checks ask about; read lazily, once per pass."""
+    the kernel routes for the prefixes the checks ask about; each read lazily, once per pass."""
 
     engine: Engine
-    _cache: dict[str, Any] = field(default_factory=dict)
-
-    def _get(self, key: str, read: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = read()
-        return self._cache[key]
+    _protocols: dict[str, parse.Protocol] | None = None
+    _tables: dict[str, dict[IPv4Network, parse.Route]] = field(default_factory=dict)
+    _kernel: dict[IPv4Network, list[KernelRoute]] = field(default_factory=dict)
 
     def _bastion(self, command: str) -> str:
         return self.engine.birdc(self.engine.topo.bastion.name, command).raise_for_error().text
 
     def protocols(self) -> dict[str, parse.Protocol]:
-        return self._get("protocols", lambda: {p.name: p for p in parse.parse_protocols(
-            self._bastion("show protocols"))})
+        if self._protocols is None:
+            self._protocols = {p.name: p for p in parse.parse_protocols(self._bastion("show protocols"))}
+        return self._protocols
+
+    def _table(self, command: str) -> dict[IPv4Network, parse.Route]:
+        if command not in self._tables:
+            self._tables[command] = {IPv4Network(r.prefix): r for r in parse.parse_routes(self._bastion(command))
+                                     if ":" not in r.prefix}
+        return self._tables[command]
 
     def routes(self) -> dict[IPv4Network, parse.Route]:
-        return self._get("routes", lambda: {IPv4Network(r.prefix): r for r in parse.parse_routes(
-            self._bastion("show route all"))})
+        return self._table("show route all")
 
     def filtered(self) -> dict[IPv4Network, parse.Route]:
-        return self._get("filtered", lambda: {IPv4Network(r.prefix): r for r in parse.parse_routes(
-            self._bastion("show route filtered all"))})
+        return self._table("show route filtered all")
 
     def kernel(self, prefix: IPv4Network) -> list[KernelRoute]:
-        return self._get(f"kernel {prefix}", lambda: self.engine.kernel_routes(
-            self.engine.topo.bastion.name, prefix))
+        if prefix not in self._kernel:
+            self._kernel[prefix] = self.engine.kernel_routes(self.engine.topo.bastion.name, prefix)
+        return self._kernel[prefix]
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def bgp_checks(topo: Topology, lb_prefixes: list[IPv4Network], blocks: dict[str,
     return checks
 
 
-def run(engine: Engine, checks: list[Check], wait: float = 0.0, interval: float = 0.05) -> list[Result]:
+def run(engine: Engine, checks: list[Check], wait: float = 0.0, interval: float = 0.02) -> list[Result]:
     """Evaluate every check on one snapshot; retry the whole pass until all hold or `wait` is spent."""
     deadline = time.monotonic() + wait
     while True:

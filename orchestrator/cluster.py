@@ -91,4 +91,6 @@ def plan(topo: Topology, current: list[Document], applied: list[Document] = (), 
 
 
 def base_documents(extra: list[Path] | None = None) -> list[Document]:
-    return manifests.read_documents([BASE_MANIFESTS, *(extra or [])])
+    """The workshop's Calico manifests, then the user's: a later object replaces an earlier one."""
+    docs = {key(d): d for d in manifests.read_documents([BASE_MANIFESTS, *(extra or [])])}
+    return list(docs.values())

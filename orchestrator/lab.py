@@ -19,7 +19,7 @@ from orchestrator.engines import Engine, Progress, get_engine
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, lab_of_ns, run_dir
 
-DEFAULT_TOPOLOGY = PROJECT_ROOT / "topology.clab.yml"
+DEFAULT_TOPOLOGY = topology.DEFAULT_PATH
 ESTABLISH_WAIT = 20.0  # seconds up waits for sessions and routes before it reports failure
 
 
@@ -52,11 +52,11 @@ class Lab:
         return bastion_config(self.topo, str(run_dir(self.topo.name) / self.topo.bastion.name / "bird.log"),
                               self.state.bastion_bird, accepted)
 
-    def checks(self) -> list[checks.Check]:
+    def bgp_checks(self) -> list[checks.Check]:
         return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts)
 
     def verify(self, wait: float = 0.0) -> list[checks.Result]:
-        return checks.run(self.engine, self.checks(), wait)
+        return checks.run(self.engine, self.bgp_checks(), wait)
 
 
 def load_topology(path: Path | str | None, name: str | None) -> topology.Topology:
@@ -101,12 +101,13 @@ class UpReport:
 
 
 def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
-       bastion_bird: str = "1", progress: Progress = lambda _: None) -> UpReport:
+       bastion_bird: str = "1", progress: Progress = lambda _: None,
+       manifests: list[Path] | None = None) -> UpReport:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     topo = load_topology(path, name)
     # Everything is validated before anything is created.
-    plan = cluster.plan(topo, [], cluster.base_documents())
+    plan = cluster.plan(topo, [], cluster.base_documents(manifests))
     lab_name = topo.name
     existing = LabState.load(lab_name)
     if existing is not None and is_running(existing):
@@ -114,7 +115,7 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
                         f"`gwlab verify` checks it, `gwlab down` removes it")
     if existing is not None or any(lab_of_ns(n) == lab_name for n in netns.list_names()):
         progress(f"removing what an earlier, unfinished run of lab {lab_name!r} left behind")
-        from orchestrator.engines.netns import teardown
+        from orchestrator.teardown import teardown
 
         teardown(lab_name, existing)
     phases["validate"] = time.perf_counter() - t0
@@ -202,13 +203,6 @@ def push_bastion_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float
         lab.state.facts["bastion_accepts"] = [str(a) for a in accepted]
         lab.state.save()
     return result
-
-
-def down(path: Path | str | None, name: str | None) -> list[str]:
-    lab_name = name or load_topology(path, None).name
-    from orchestrator.engines.netns import teardown
-
-    return teardown(lab_name, LabState.load(lab_name))
 
 
 def bgp_config(lab: Lab) -> BGPConfiguration | None:

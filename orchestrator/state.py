@@ -54,12 +54,14 @@ class LabState:
         tmp.write_text(json.dumps(asdict(self), indent=1))
         os.replace(tmp, self.path)
 
-    def add_namespace(self, name: str) -> None:
-        self.namespaces.append(name)
+    def plan_namespaces(self, names: list[str]) -> None:
+        """Written before any is made: a crash halfway leaves a list `down` can trust."""
+        self.namespaces += [n for n in names if n not in self.namespaces]
         self.save()
 
-    def add_process(self, proc: Proc) -> None:
-        self.processes = [p for p in self.processes if p.role != proc.role] + [proc]
+    def add_processes(self, started: list[Proc]) -> None:
+        roles = {p.role for p in started}
+        self.processes = [p for p in self.processes if p.role not in roles] + started
         self.save()
 
     def process(self, role: str) -> Proc | None:

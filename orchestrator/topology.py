@@ -23,6 +23,7 @@ LAB_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
 KIND_NODE = re.compile(r"^(?P<cluster>.+)-(?P<role>control-plane|worker)(?P<index>[0-9]*)$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 DEFAULT_ASN = 64512
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "topology.clab.yml"
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def parse(raw: Any, path: Path) -> Topology:
                                 f"add {cluster}-control-plane and its workers"))
 
     attach: dict[str, tuple[str, IPv4Interface | None, str]] = {}
-    bridge = bridges[0] if len(bridges) == 1 else ""
+    bridge = bridges[0] if len(bridges) == 1 else _common_end(links)
     for i, link in enumerate(links):
         where = f"topology.links[{i}]"
         ends = _endpoints(link, where, file, problems)
@@ -202,7 +203,7 @@ def parse(raw: Any, path: Path) -> Topology:
             if end_node not in nodes:
                 problems.append(Problem(file, f"{where}.endpoints", f"unknown node {end_node!r}",
                                         "use a node declared under topology.nodes"))
-        if a_node not in nodes or b_node not in nodes:
+        if a_node not in nodes or b_node not in nodes or not bridge:
             continue
         if b_node != bridge:
             (a_node, a_if, a_ip), (b_node, b_if, b_ip) = (b_node, b_if, b_ip), (a_node, a_if, a_ip)
@@ -223,7 +224,7 @@ def parse(raw: Any, path: Path) -> Topology:
 
     lab_nodes: dict[str, LabNode] = {}
     for n in bastions + ext:
-        if n not in attach:
+        if n not in attach and bridge:
             problems.append(Problem(file, f"topology.nodes.{n}", "not linked to the bridge",
                                     f"add a link from {n}:eth1 to {bridge or 'the bridge'}"))
             continue
@@ -261,6 +262,17 @@ def parse(raw: Any, path: Path) -> Topology:
     k8s = tuple(sorted((lab_nodes[n] for n in ext),
                        key=lambda x: (x.role != "control-plane", int(re.sub(r"\D", "", x.bgp_name)))))
     return Topology(str(name), path, cluster, kind_config, bridge, asn, lab_nodes[bastions[0]], k8s)
+
+
+def _common_end(links: list[Any]) -> str:
+    """With no usable bridge node, the node every link ends on stands in for it, so that the
+    links and addresses are still checked (and reported) instead of every link failing."""
+    common: set[str] | None = None
+    for link in links:
+        eps = link.get("endpoints") if isinstance(link, dict) else None
+        names = {str(e.get("node")) if isinstance(e, dict) else str(e).split(":", 1)[0] for e in eps or []}
+        common = names if common is None else common & names
+    return next(iter(common)) if common and len(common) == 1 else ""
 
 
 def _endpoints(link: Any, where: str, file: str, problems: list[Problem]

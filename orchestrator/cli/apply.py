@@ -6,7 +6,6 @@ import argparse
 import time
 from pathlib import Path
 
-from orchestrator import cluster, lab, manifests
 from orchestrator.cli import common
 
 
@@ -18,6 +17,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import cluster, lab, manifests
+
     t = time.perf_counter()
     running = lab.open_lab(args.topo, args.lab)
     docs = manifests.read_documents([Path(f) for f in args.filename])

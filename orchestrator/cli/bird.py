@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator import lab
 from orchestrator.cli import common
 
 
@@ -21,6 +20,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import lab
+
     running = lab.open_lab(args.topo, args.lab)
     engine = running.engine
     name = running.topo.node(args.node).name

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrator import lab
 from orchestrator.cli import common
 
 
@@ -18,6 +17,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import lab
+
     running = lab.open_lab(args.topo, args.lab)
     node = running.topo.node(args.node).name
     out = running.engine.birdc_output(node, " ".join(args.command) or "show status")

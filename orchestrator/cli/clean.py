@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator.engines.netns import teardown
-from orchestrator.state import LabState, labs_on_host
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,6 +14,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator.teardown import teardown
+    from orchestrator.state import LabState, labs_on_host
+
     labs = [args.lab] if args.lab else labs_on_host()
     total = 0
     for name in labs:

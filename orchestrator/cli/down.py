@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator import lab
 from orchestrator.cli import common
 
 
@@ -16,9 +15,15 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    removed = lab.down(args.topo, args.lab)
+    from orchestrator import topology
+    from orchestrator.state import LabState
+
+    from orchestrator.teardown import teardown
+
+    name = args.lab or topology.load(args.topo or topology.DEFAULT_PATH).name
+    removed = teardown(name, LabState.load(name))
     if args.verbose:
         for item in removed:
             print(f"removed {item}")
-    print(f"removed {len(removed)} items" if removed else "nothing to remove")
+    print(f"lab {name}: removed {len(removed)} items" if removed else f"lab {name}: nothing to remove")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator import lab
 from orchestrator.cli import common
 
 
@@ -17,6 +16,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import lab
+
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not argv:
         raise SystemExit("gwlab exec: give a command after --, e.g. gwlab exec bastion -- ip route")

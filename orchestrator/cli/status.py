@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-
-from orchestrator import netns, procs, report
-from orchestrator.state import LabState, lab_of_ns, labs_on_host
+from dataclasses import asdict, dataclass
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,23 +13,37 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
+@dataclass(frozen=True)
+class LabStatus:
+    lab: str
+    phase: str
+    engine: str
+    namespaces: int
+    daemons_up: int
+    daemons: int
+    down: list[str]
+
+
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import netns, procs, report
+    from orchestrator.state import LabState, lab_of_ns, labs_on_host
+
     rows = []
     for name in [args.lab] if args.lab else labs_on_host():
         state = LabState.load(name)
-        names = [n for n in netns.list_names() if lab_of_ns(n) == name]
-        procs_live = [p for p in state.processes if procs.alive(p)] if state else []
-        rows.append({
-            "lab": name, "phase": state.phase if state else "leftover (no state file)",
-            "engine": state.engine if state else "?", "namespaces": len(names),
-            "processes": f"{len(procs_live)}/{len(state.processes) if state else 0}",
-            "dead": [p.role for p in state.processes if not procs.alive(p)] if state else []})
+        spaces = [n for n in netns.list_names() if lab_of_ns(n) == name]
+        if state is None:
+            rows.append(LabStatus(name, "leftover (no state file)", "?", len(spaces), 0, 0, []))
+            continue
+        dead = [p.role for p in state.processes if not procs.alive(p)]
+        rows.append(LabStatus(name, state.phase, state.engine, len(spaces),
+                              len(state.processes) - len(dead), len(state.processes), dead))
     if args.json:
-        report.print_json(rows)
+        report.print_json([asdict(r) for r in rows])
     elif not rows:
         print("no lab on this host")
     else:
         print(report.table(("LAB", "PHASE", "ENGINE", "NAMESPACES", "DAEMONS UP", "DOWN"),
-                           [(r["lab"], r["phase"], r["engine"], str(r["namespaces"]), r["processes"],
-                             ", ".join(r["dead"]) or "-") for r in rows]))
+                           [(r.lab, r.phase, r.engine, str(r.namespaces), f"{r.daemons_up}/{r.daemons}",
+                             ", ".join(r.down) or "-") for r in rows]))
     return 0

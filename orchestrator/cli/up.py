@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
-from orchestrator import lab, report
 from orchestrator.cli import common
 
 
@@ -14,18 +14,23 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("up", help="bring the lab up and verify it")
     common(p)
     p.add_argument("--engine", default="netns", choices=["netns"], help="how to run it (default: netns)")
+    p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
+                   help="more manifests to apply at start (they replace the workshop's objects of the same name)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import lab, report
+
     start = time.perf_counter()
 
     def progress(line: str) -> None:
         if not args.json:
             print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
 
-    result = lab.up(args.topo, args.lab, args.engine, progress=progress)
+    result = lab.up(args.topo, args.lab, args.engine, progress=progress,
+                    manifests=[Path(f) for f in args.filename])
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:
         report.print_json({"lab": result.lab, "ok": ok, "phases": result.phases,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator import lab, report
 from orchestrator.cli import common
 
 
@@ -17,6 +16,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator import lab, report
+
     results = lab.open_lab(args.topo, args.lab).verify(args.wait)
     ok = all(r.ok for r in results)
     if args.json:

@@ -11,11 +11,11 @@ import subprocess
 import time
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pyroute2 import IPRoute
 
-from orchestrator import netns, procs
+from orchestrator import neighbours, netns, procs
 from orchestrator.bird import binaries
 from orchestrator.bird.birdc import BirdClient, BirdcOutput, Reply, birdc
 from orchestrator.bird.config import BastionConfig
@@ -23,6 +23,7 @@ from orchestrator.calico.speakers import SpeakerConfig
 from orchestrator.engines import KernelRoute, Progress
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, ns_name, run_dir
+from orchestrator.teardown import teardown
 from orchestrator.topology import LabNode, Topology
 
 # Every lab namespace forwards (nodes and the bastion are routers) and checks no reverse path:
@@ -39,7 +40,6 @@ ROUTER_SYSCTLS = {
 }
 SEGMENT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.disable_ipv6": "1",
                    "net.ipv6.conf.default.disable_ipv6": "1"}
-NUD_PERMANENT = 0x80
 
 
 def mac_for(ip: IPv4Address) -> str:
@@ -79,19 +79,22 @@ class NetnsEngine:
 
     # -- bringing it up ----------------------------------------------------------------------
     def _new_ns(self, name: str, sysctls: dict[str, str]) -> None:
-        self.state.add_namespace(name)
         with netns.create(name):
             netns.write_sysctls(sysctls)
             ipr = IPRoute()
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         self._ipr[name] = ipr
 
-    def build_network(self) -> None:
+    def build_network(self, ready: Callable[[LabNode], None] = lambda _: None) -> None:
+        """Namespaces, bridge, veths, addresses; `ready(node)` runs as soon as a node is wired,
+        so its daemons start (and BIRD's one-second start-up runs) while the rest is built."""
         seg = ns_name(self.topo.name, self.topo.bridge)
+        self.state.plan_namespaces([seg] + [ns_name(self.topo.name, n.name) for n in self.topo.routers])
         self._new_ns(seg, SEGMENT_SYSCTLS)
         seg_ipr = self._ipr[seg]
         seg_ipr.link("add", ifname=self.topo.bridge, kind="bridge", br_forward_delay=0, br_stp_state=0)
         bridge = seg_ipr.link_lookup(ifname=self.topo.bridge)[0]
+        seg_ipr.link("set", index=bridge, state="up")
         seg_fd = os.open(netns.path_of(seg), os.O_RDONLY)
         try:
             for node in self.topo.routers:
@@ -103,19 +106,18 @@ class NetnsEngine:
                 index = ipr.link_lookup(ifname=node.interface)[0]
                 ipr.addr("add", index=index, address=str(node.ip), prefixlen=node.address.network.prefixlen)
                 ipr.link("set", index=index, state="up")
-                self._permanent_neighbours(ipr, index, node)
+                self._permanent_neighbours(ns, index, node)
                 port = seg_ipr.link_lookup(ifname=node.bridge_port)[0]
                 seg_ipr.link("set", index=port, master=bridge, state="up")
+                ready(node)
         finally:
             os.close(seg_fd)
-        seg_ipr.link("set", index=bridge, state="up")
 
-    def _permanent_neighbours(self, ipr: Any, index: int, node: LabNode) -> None:
+    def _permanent_neighbours(self, ns: str, index: int, node: LabNode) -> None:
         # The kernel's neighbour table limit is shared by every namespace: a big mesh would stall
         # in ARP. The lab knows every address and MAC, so it writes them down once.
-        for other in self.topo.routers:
-            if other is not node:
-                ipr.neigh("add", dst=str(other.ip), lladdr=mac_for(other.ip), ifindex=index, state=NUD_PERMANENT)
+        with netns.inside(ns):
+            neighbours.add_permanent(index, [(o.ip, mac_for(o.ip)) for o in self.topo.routers if o is not node])
 
     def _write(self, directory: Path, files: dict[str, str]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -124,19 +126,16 @@ class NetnsEngine:
             tmp.write_text(text)
             os.replace(tmp, directory / name)
 
-    def start_bird(self, node: str, config_file: Path, dialect: str = "1") -> None:
+    def spawn_bird(self, node: str, config_file: Path, dialect: str = "1") -> procs.Proc:
         bird = binaries.bird_binaries(dialect).bird
-        d = self.node_dir(node)
         sock = Path(self.bird_socket(node))
         sock.unlink(missing_ok=True)
-        proc = procs.spawn(f"bird:{self.topo.node(node).name}", self.ns(node),
-                           [str(bird), "-f", "-c", str(config_file), "-s", str(sock)], d / "bird.out")
-        self.state.add_process(proc)
+        return procs.spawn(f"bird:{self.topo.node(node).name}", self.ns(node),
+                           [str(bird), "-f", "-c", str(config_file), "-s", str(sock)],
+                           self.node_dir(node) / "bird.out")
 
-    def start_bastion(self, cfg: BastionConfig) -> None:
-        d = self.node_dir(self.topo.bastion.name)
-        self._write(d, {"bird.conf": cfg.render()})
-        self.start_bird(self.topo.bastion.name, d / "bird.conf", cfg.dialect)
+    def start_bird(self, node: str, config_file: Path, dialect: str = "1") -> None:
+        self.state.add_processes([self.spawn_bird(node, config_file, dialect)])
 
     def bird_config_file(self, node: str) -> Path:
         name = self.topo.node(node).name
@@ -162,16 +161,23 @@ class NetnsEngine:
     def up(self, bastion: BastionConfig, speakers: dict[str, SpeakerConfig], progress: Progress) -> None:
         t = time.perf_counter()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.build_network()
-        progress(f"network: {len(self.topo.routers) + 1} namespaces, segment {self.topo.segment} "
-                 f"({time.perf_counter() - t:.2f} s)")
-        t = time.perf_counter()
-        self.start_bastion(bastion)
-        for node, cfg in speakers.items():
-            d = self.node_dir(node)
-            self._write(d, cfg.render(d))
-            self.start_bird(node, d / "bird.cfg")
-        progress(f"BIRD started on the bastion and {len(speakers)} nodes ({time.perf_counter() - t:.2f} s)")
+        started: list[procs.Proc] = []
+
+        def start(node: LabNode) -> None:
+            d = self.node_dir(node.name)
+            if node is self.topo.bastion:
+                self._write(d, {"bird.conf": bastion.render()})
+                started.append(self.spawn_bird(node.name, d / "bird.conf", bastion.dialect))
+            else:
+                self._write(d, speakers[node.name].render(d))
+                started.append(self.spawn_bird(node.name, d / "bird.cfg"))
+
+        try:
+            self.build_network(start)
+        finally:
+            self.state.add_processes(started)
+        progress(f"{len(self.topo.routers) + 1} namespaces on segment {self.topo.segment}, BIRD started "
+                 f"on the bastion and {len(speakers)} nodes ({time.perf_counter() - t:.2f} s)")
 
     def apply_speakers(self, speakers: dict[str, SpeakerConfig]) -> list[str]:
         changed = []
@@ -223,29 +229,3 @@ class NetnsEngine:
     def down(self) -> list[str]:
         self.close()
         return teardown(self.topo.name, self.state)
-
-
-def teardown(lab: str, state: LabState | None) -> list[str]:
-    """Stop the lab's processes (recorded ones by PID, then any still inside its namespaces),
-    remove its namespaces and its run directory. Works with no state file at all."""
-    from orchestrator.state import lab_of_ns
-
-    removed: list[str] = []
-    names = sorted(set((state.namespaces if state else [])
-                       + [n for n in netns.list_names() if lab_of_ns(n) == lab]))
-    if state:
-        removed += [f"process {p.role} (pid {p.pid})" for p in procs.stop(state.processes)]
-    strays = netns.pids_in([n for n in names if netns.exists(n)])
-    if strays:
-        procs.kill_pids(list(strays))
-        removed += [f"process pid {pid} in {ns}" for pid, ns in strays.items()]
-    for n in names:
-        if netns.remove(n):
-            removed.append(f"namespace {n}")
-    d = run_dir(lab)
-    if d.exists():
-        import shutil
-
-        shutil.rmtree(d, ignore_errors=True)
-        removed.append(f"directory {d}")
-    return removed

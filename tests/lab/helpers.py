@@ -7,9 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from orchestrator import PROJECT_ROOT, netns
+from orchestrator import PROJECT_ROOT, netns, topology_gen
 from orchestrator.state import lab_of_ns, run_dir
 
 TOPO = PROJECT_ROOT / "topology.clab.yml"
@@ -43,19 +41,4 @@ def leftovers(lab: str) -> list[str]:
 
 def sized_topology(tmp: Path, workers: int) -> Path:
     """The project's topology with `workers` worker nodes (addresses 10.0.1.12 onwards)."""
-    doc = yaml.safe_load(TOPO.read_text())
-    nodes, links = doc["topology"]["nodes"], doc["topology"]["links"]
-    for name in [n for n in nodes if n.startswith("calico-worker")]:
-        del nodes[name]
-    links[:] = links[:2]
-    for i in range(1, workers + 1):
-        name = "calico-worker" + ("" if i == 1 else str(i))
-        nodes[name] = {"kind": "ext-container"}
-        links.append({"type": "veth", "endpoints": [
-            {"node": name, "interface": "eth1", "ipv4": f"10.0.1.{11 + i}/24"},
-            {"node": "gwlab-br", "interface": f"gwlab-w{i}"}]})
-    (tmp / "lab").mkdir(exist_ok=True)
-    (tmp / "lab" / "kind-cluster.yaml").write_text((PROJECT_ROOT / "lab" / "kind-cluster.yaml").read_text())
-    path = tmp / "topology.clab.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    return topology_gen.write_resized(tmp, workers)

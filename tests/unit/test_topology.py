@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from orchestrator import PROJECT_ROOT, topology
+from orchestrator import PROJECT_ROOT, topology, topology_gen
 from orchestrator.errors import ValidationFailed
 
 SCHEMA = PROJECT_ROOT.parent / "shared" / "reference" / "clab.schema.json"
@@ -62,18 +62,7 @@ def write(tmp_path: Path, doc: dict) -> Path:  # type: ignore[type-arg]
 
 
 def sized(workers: int) -> dict:  # type: ignore[type-arg]
-    doc = yaml.safe_load(TOPO.read_text())
-    nodes, links = doc["topology"]["nodes"], doc["topology"]["links"]
-    for name in [n for n in nodes if n.startswith("calico-worker")]:
-        del nodes[name]
-    links[:] = links[:2]
-    for i in range(1, workers + 1):
-        name = "calico-worker" + ("" if i == 1 else str(i))
-        nodes[name] = {"kind": "ext-container"}
-        links.append({"type": "veth", "endpoints": [
-            {"node": name, "interface": "eth1", "ipv4": f"10.0.1.{20 + i}/24"},
-            {"node": "gwlab-br", "interface": f"gwlab-w{i}"}]})
-    return doc
+    return topology_gen.resized(workers)
 
 
 @pytest.mark.parametrize("workers", [0, 1, 4])

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Bench: nothing -> BGP verified, and teardown, for several lab sizes; medians of several runs.
+
+Each run is the real CLI as a user runs it (`gwlab up --json`, then `gwlab down`), timed as a whole
+process from outside, with up's own phase split (validate, build, bgp established, filter push,
+verify) read from its JSON. Labs are named bench-<size> so a user's lab is never touched.
+
+    sudo .venv/bin/python bench/bench_up.py [--sizes 3 20 50] [--runs 5] [--mininet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestrator import topology_gen  # noqa: E402
+
+# Enough IPAM blocks for 50 nodes: the workshop's /24 pod pool cut into /30 blocks (64 of them).
+BENCH_POOL = """apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: default-ipv4-ippool
+spec:
+  cidr: 10.50.0.0/24
+  blockSize: 30
+  nodeSelector: all()
+  allowedUses: [Workload, Tunnel]
+"""
+
+
+def gwlab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def one_run(size: int, topo: Path, pool: Path) -> dict[str, float]:
+    lab = f"bench-{size}"
+    gwlab("down", "--lab", lab)
+    t = time.perf_counter()
+    up = gwlab("up", "--lab", lab, "-t", str(topo), "-f", str(pool), "--json")
+    total = time.perf_counter() - t
+    try:
+        result = json.loads(up.stdout)
+    except ValueError:
+        raise SystemExit(f"up failed at size {size}:\n{up.stdout}\n{up.stderr}")
+    if not result["ok"]:
+        failed = [c for c in result["checks"] if not c["ok"]]
+        raise SystemExit(f"up at size {size} did not verify: {failed}")
+    t = time.perf_counter()
+    down = gwlab("down", "--lab", lab)
+    teardown = time.perf_counter() - t
+    if down.returncode != 0:
+        raise SystemExit(f"down failed: {down.stderr}")
+    return {"up (whole command)": total, **{f"  {k}": v for k, v in result["phases"].items()},
+            "down (whole command)": teardown}
+
+
+def mininet_run(size: int, work: Path) -> dict[str, float]:
+    script = ROOT / "bench" / "mininet_bgp.py"
+    out = subprocess.run(["/usr/bin/python3", str(script), "--nodes", str(size), "--work", str(work)],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"mininet run failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def summarize(name: str, runs: list[dict[str, float]]) -> list[str]:
+    lines = [f"{name} ({len(runs)} runs)", f"  {'figure':<28} {'min':>8} {'median':>8} {'max':>8}"]
+    for key in runs[0]:
+        values = [r[key] for r in runs if key in r]
+        lines.append(f"  {key:<28} {min(values):8.3f} {statistics.median(values):8.3f} {max(values):8.3f}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[3, 20, 50], help="nodes in the cluster")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--mininet", action="store_true", help="also time a Mininet build of the same BGP lab")
+    ap.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    args = ap.parse_args()
+    report: list[str] = []
+    figures: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="gwlab-bench-") as tmp:
+        work = Path(tmp)
+        pool = work / "pool.yaml"
+        pool.write_text(BENCH_POOL)
+        for size in args.sizes:
+            topo = topology_gen.write_resized(work / f"n{size}", size - 1)
+            runs = [one_run(size, topo, pool) for _ in range(args.runs)]
+            figures[f"gwlab netns, {size} nodes"] = runs
+            report += summarize(f"gwlab netns engine, {size} nodes (seconds)", runs)
+            if args.mininet:
+                mruns = [mininet_run(size, work) for _ in range(args.runs)]
+                figures[f"mininet, {size} nodes"] = mruns
+                report += summarize(f"Mininet build of the same BGP lab, {size} nodes (seconds)", mruns)
+            print("\n".join(report[-(len(runs[0]) + 2) * (2 if args.mininet else 1):]), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
+    print("\n" + "\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
