@@ -11,8 +11,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import FrameType
 
-from orchestrator import PROJECT_ROOT, checks, cluster, netns, procs, topology
-from orchestrator.bird import push as bird_push
+from orchestrator import bastion, checks, cluster, netns, procs, topology
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, BastionConfig, bastion_config
 from orchestrator.calico.models import BGPConfiguration
 from orchestrator.engines import Engine, Progress, get_engine
@@ -163,7 +162,7 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
              f"{', '.join(map(str, lb))} filtered by the bastion's import filter, as in the workshop")
     t = time.perf_counter()
     accepted = tuple(dict.fromkeys(PRE_EXISTING_ACCEPT + tuple(lb)))
-    result = push_bastion_filter(lab, accepted)
+    result = bastion.push_filter(lab, accepted)
     report.push_steps = result.steps
     report.phases["filter push"] = time.perf_counter() - t
     progress(("pushed" if result.confirmed else "rolled back") + " the bastion's import filter accepting "
@@ -181,28 +180,6 @@ def _filtered_check(topo: topology.Topology, prefix: IPv4Network) -> checks.Chec
         via = {IPv4Address(p.gateway) for p in route.paths if p.gateway} if route else set()
         return nodes <= via, f"filtered from {len(via)} nodes"
     return checks.Check(f"{prefix} filtered", "bastion: show route filtered", "from every node", evaluate)
-
-
-def push_bastion_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = 3.0) -> bird_push.PushResult:
-    """The workshop's prerequisite 3, automated: render the filter, push it safely, check, confirm."""
-    cfg = lab.bastion_config(accepted)
-    bastion = lab.topo.bastion.name
-
-    def birdc(command: str) -> tuple[bool, str]:
-        reply = lab.engine.birdc(bastion, command)
-        return reply.ok, reply.text
-
-    def verify() -> list[checks.Result]:
-        expected = [p for p in lab.lb_prefixes() if any(p.subnet_of(a) for a in accepted)]
-        wanted = [checks.session_check(lab.topo, n.bgp_name, n.ip) for n in lab.topo.k8s_nodes]
-        wanted += [checks.route_via_all_check(lab.topo, p) for p in expected]
-        return checks.run(lab.engine, wanted, wait)
-
-    result = bird_push.push(lab.bastion_conf, cfg.render(), cfg.dialect, birdc, verify)
-    if result.confirmed:
-        lab.state.facts["bastion_accepts"] = [str(a) for a in accepted]
-        lab.state.save()
-    return result
 
 
 def bgp_config(lab: Lab) -> BGPConfiguration | None:

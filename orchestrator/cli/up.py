@@ -16,6 +16,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--engine", default="netns", choices=["netns"], help="how to run it (default: netns)")
     p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
                    help="more manifests to apply at start (they replace the workshop's objects of the same name)")
+    p.add_argument("--bastion-bird", default="1", choices=["1", "2"],
+                   help="BIRD dialect on the bastion: 1 (1.6, the workshop's) or 2")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
 
-    result = lab.up(args.topo, args.lab, args.engine, progress=progress,
+    result = lab.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
                     manifests=[Path(f) for f in args.filename])
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:
