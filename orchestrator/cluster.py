@@ -3,10 +3,13 @@ directory, and what the cluster's controllers derive from them (here: the node B
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orchestrator import PROJECT_ROOT, manifests
 from orchestrator.calico.models import BGPConfiguration, BGPPeer, IPPool
@@ -79,15 +82,40 @@ def plan(topo: Topology, current: list[Document], applied: list[Document] = (), 
     changes: list[Change] = []
     for d in applied:
         old = by_key.get(key(d))
-        verb = "created" if old is None else ("unchanged" if old.body == d.body else "configured")
+        stored = with_server_fields(d, old)
+        verb = "created" if old is None else ("unchanged" if old.body == stored.body else "configured")
         changes.append(Change(d, verb, new_parsed[key(d)].ignored))
-        by_key[key(d)] = d
+        by_key[key(d)] = stored
     for k in deleted:
         if k in by_key:
             changes.append(Change(by_key.pop(k), "deleted", []))
     docs = list(by_key.values())
     parsed = manifests.parse_objects(docs)
     return ClusterPlan(docs, parsed, speaker_configs(topo, calico_objects(parsed)), changes)
+
+
+SERVER_FIELDS = ("generation", "creationTimestamp", "uid")
+
+
+def _user_part(body: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in SERVER_FIELDS}
+    return {**{k: v for k, v in body.items() if k != "status"}, "metadata": meta}
+
+
+def with_server_fields(doc: Document, old: Document | None) -> Document:
+    """What the API server stores: uid and creationTimestamp kept, generation bumped on a spec change."""
+    meta = dict(doc.body.get("metadata") or {})
+    if old is None:
+        meta.update(uid=str(uuid.uuid4()), generation=1,
+                    creationTimestamp=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    else:
+        old_meta = old.body.get("metadata") or {}
+        changed = _user_part(old.body).get("spec") != doc.body.get("spec")
+        meta.update({k: old_meta[k] for k in SERVER_FIELDS if k in old_meta})
+        meta["generation"] = int(old_meta.get("generation", 1)) + (1 if changed else 0)
+    body = {k: v for k, v in doc.body.items() if k != "status"}
+    body["metadata"] = meta
+    return Document(doc.file, doc.index, body)
 
 
 def base_documents(extra: list[Path] | None = None) -> list[Document]:

@@ -15,7 +15,9 @@ from orchestrator import bastion, checks, cluster, netns, procs, topology
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, BastionConfig, bastion_config
 from orchestrator.calico.models import BGPConfiguration
 from orchestrator.engines import Engine, Progress, get_engine
+from orchestrator.engines.controllers import SyncReport
 from orchestrator.errors import LabError
+from orchestrator.manifests import Document
 from orchestrator.state import LabState, lab_of_ns, run_dir
 
 DEFAULT_TOPOLOGY = topology.DEFAULT_PATH
@@ -38,14 +40,23 @@ class Lab:
     def bastion_conf(self) -> Path:
         return run_dir(self.topo.name) / self.topo.bastion.name / "bird.conf"
 
+    def current_plan(self) -> cluster.ClusterPlan:
+        return cluster.plan(self.topo, cluster.Store(self.topo.name).load())
+
     def lb_prefixes(self) -> list[IPv4Network]:
-        plan = cluster.plan(self.topo, cluster.Store(self.topo.name).load())
-        bgp = cluster.calico_objects(plan.parsed).bgp
+        bgp = cluster.calico_objects(self.current_plan().parsed).bgp
         return list(bgp.service_lb_ips) if bgp else []
 
     def blocks(self) -> dict[str, IPv4Network]:
-        plan = cluster.plan(self.topo, cluster.Store(self.topo.name).load())
-        return {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
+        return {node: s.blocks[0] for node, s in self.current_plan().speakers.items() if s.blocks}
+
+    def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:
+        """Validate the change whole, store it, then let the speakers and controllers catch up."""
+        store = cluster.Store(self.topo.name)
+        plan = cluster.plan(self.topo, store.load(), docs, deleted or [])
+        store.save(plan.docs)
+        speakers = self.engine.apply_speakers(plan.speakers)
+        return ApplyResult(plan.changes, speakers, self.engine.sync_workloads(plan))
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
         return bastion_config(self.topo, str(run_dir(self.topo.name) / self.topo.bastion.name / "bird.log"),
@@ -56,6 +67,19 @@ class Lab:
 
     def verify(self, wait: float = 0.0) -> list[checks.Result]:
         return checks.run(self.engine, self.bgp_checks(), wait)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    changes: list[cluster.Change]
+    speakers: list[str]  # nodes whose BIRD was reconfigured
+    sync: SyncReport
+
+    def lines(self) -> list[str]:
+        out = [c.line() for c in self.changes]
+        if self.speakers:
+            out.append(f"BIRD reconfigured in place on {', '.join(self.speakers)}")
+        return out + self.sync.lines()
 
 
 def load_topology(path: Path | str | None, name: str | None) -> topology.Topology:

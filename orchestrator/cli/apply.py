@@ -1,9 +1,8 @@
-"""gwlab apply -f FILE...: apply manifests to the running lab; speakers are reconfigured in place."""
+"""gwlab apply -f FILE...: apply manifests to the running lab, as kubectl apply does."""
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from orchestrator.cli import common
@@ -17,17 +16,10 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator import cluster, lab, manifests
+    from orchestrator import lab, manifests
 
-    t = time.perf_counter()
     running = lab.open_lab(args.topo, args.lab)
-    docs = manifests.read_documents([Path(f) for f in args.filename])
-    store = cluster.Store(running.topo.name)
-    plan = cluster.plan(running.topo, store.load(), docs)
-    store.save(plan.docs)
-    changed = running.engine.apply_speakers(plan.speakers)
-    for change in plan.changes:
-        print(change.line())
-    if changed:
-        print(f"reconfigured BIRD in place on {', '.join(changed)} ({time.perf_counter() - t:.2f} s)")
-    return 0
+    result = running.apply(manifests.read_documents([Path(f) for f in args.filename]))
+    for line in result.lines():
+        print(line)
+    return 1 if result.sync.not_ready else 0

@@ -5,14 +5,18 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from orchestrator.bird.birdc import BirdcOutput, Reply
 from orchestrator.bird.config import BastionConfig
 from orchestrator.calico.speakers import SpeakerConfig
+from orchestrator.cluster import ClusterPlan
 from orchestrator.errors import LabError
 from orchestrator.state import LabState
 from orchestrator.topology import Topology
+
+if TYPE_CHECKING:
+    from orchestrator.engines.controllers import SyncReport
 
 Progress = Callable[[str], None]
 
@@ -56,6 +60,9 @@ class Engine(Protocol):
     def exec(self, node: str, argv: list[str], capture: bool = False,
              timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run a command inside the node."""
+
+    def sync_workloads(self, plan: ClusterPlan) -> SyncReport:
+        """Make the workloads (pods, Services, gateway proxies) match the objects."""
 
     def kernel_routes(self, node: str, dst: IPv4Network) -> list[KernelRoute]:
         """The node's kernel routes for exactly `dst`."""

@@ -20,7 +20,9 @@ from orchestrator.bird import binaries
 from orchestrator.bird.birdc import BirdClient, BirdcOutput, Reply, birdc
 from orchestrator.bird.config import BastionConfig
 from orchestrator.calico.speakers import SpeakerConfig
+from orchestrator.cluster import ClusterPlan
 from orchestrator.engines import KernelRoute, Progress
+from orchestrator.engines.controllers import Controllers, SyncReport
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, ns_name, run_dir
 from orchestrator.teardown import teardown
@@ -192,6 +194,10 @@ class NetnsEngine:
                 raise LabError(f"{node}: BIRD refused the new configuration: {reply.text}")
             changed.append(node)
         return changed
+
+    def sync_workloads(self, plan: ClusterPlan) -> SyncReport:
+        """Make pods, kube-proxy rules and gateway proxies match the objects."""
+        return Controllers(self).sync(plan)
 
     # -- using it ----------------------------------------------------------------------------
     def birdc(self, node: str, command: str) -> Reply:

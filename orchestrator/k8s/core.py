@@ -170,7 +170,7 @@ def _container(r: FieldReader, path: str, raw: Any) -> Container:
         env.append(EnvVar(str(entry.get("name", "")), None if value is None else str(value), field_path))
     mounts = []
     for i, m in enumerate(r.typed(f"{path}.volumeMounts", c.get("volumeMounts"), list, [])):
-        entry = r.section(f"{path}.volumeMounts[{i}]", m, {"name", "mountPath"}, {"readOnly", "subPath"},
+        entry = r.section(f"{path}.volumeMounts[{i}]", m, {"name", "mountPath", "readOnly"}, {"subPath"},
                           {"name", "mountPath"})
         mounts.append(VolumeMount(str(entry.get("name", "")), str(entry.get("mountPath", ""))))
     return Container(str(c.get("name", "")), image, tuple(ports), tuple(env), tuple(mounts))

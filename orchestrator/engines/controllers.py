@@ -1,0 +1,191 @@
+"""The netns engine's stand-in for Kubernetes' controllers: after every change to the objects it
+computes the desired world (orchestrator.k8s.world) and makes the namespaces match it: pods
+created and removed, kube-proxy's rules, gateway proxies started or reloaded; then it writes the
+objects' status as a real cluster would report it.
+
+Order matters as on a cluster: backends first, then the gateway proxy (HAProxy marks a server
+DOWN at its first failed check, so it starts only once its backends listen).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from orchestrator import procs
+from orchestrator.calico.models import IPPool
+from orchestrator.cluster import ClusterPlan, calico_objects
+from orchestrator.engines.pods import PodPlane
+from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
+from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute
+from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
+from orchestrator.state import run_dir
+
+if TYPE_CHECKING:
+    from orchestrator.engines.netns import NetnsEngine
+
+READY_WAIT = 15.0
+DEFAULT_SERVICE_CIDR = IPv4Network("10.96.0.0/16")
+
+
+def objects_of(plan: ClusterPlan) -> Objects:
+    objs = [p.obj for p in plan.parsed]
+
+    def of(kind: type) -> list[Any]:
+        return [o for o in objs if isinstance(o, kind)]
+    return Objects(of(Deployment), of(Service), of(Secret), of(GatewayAPI), of(GatewayClass), of(Gateway),
+                   of(TLSRoute), of(ReferenceGrant),
+                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses])
+
+
+def service_cidr(kind_config: Path) -> IPv4Network:
+    """kind's serviceSubnet, which the containerlab engine's cluster uses too."""
+    try:
+        raw = yaml.safe_load(kind_config.read_text()) or {}
+        return IPv4Network(str(raw.get("networking", {}).get("serviceSubnet", DEFAULT_SERVICE_CIDR)))
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_SERVICE_CIDR
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    not_ready: list[str] = field(default_factory=list)
+    kube_proxy: list[str] = field(default_factory=list)
+    reloaded: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"pod/{p} created" for p in self.created] + [f"pod/{p} deleted" for p in self.removed]
+        out += [f"pod/{p} is not ready" for p in self.not_ready]
+        if self.reloaded:
+            out.append("gateway proxy reloaded: " + ", ".join(self.reloaded))
+        return out
+
+
+class Controllers:
+    def __init__(self, engine: NetnsEngine) -> None:
+        self.engine = engine
+        self.path = run_dir(engine.topo.name) / "cluster.json"
+
+    def allocations(self) -> Allocations:
+        try:
+            return Allocations(**json.loads(self.path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return Allocations()
+
+    def _save(self, alloc: Allocations) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(alloc), indent=1))
+        os.replace(tmp, self.path)
+
+    def lab_ranges(self, plan: ClusterPlan, svc_cidr: IPv4Network) -> list[IPv4Network]:
+        pools = [p.cidr for p in calico_objects(plan.parsed).pools]
+        return sorted({self.engine.topo.segment, svc_cidr, *pools})
+
+    def sync(self, plan: ClusterPlan, wait: float = READY_WAIT) -> SyncReport:
+        topo = self.engine.topo
+        svc_cidr = service_cidr(topo.path.parent / topo.kind_config)
+        blocks = {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
+        objs = objects_of(plan)
+        alloc = self.allocations()
+        plane = PodPlane(self.engine, self.lab_ranges(plan, svc_cidr))
+        report = SyncReport()
+
+        previous = {p.key: p for p in alloc.pod_specs()}
+        world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        running = plane.existing()
+        for key in sorted((set(running) | set(previous)) - set(world.pods)):
+            if key in previous:
+                plane.remove(previous[key])
+                report.removed.append(key)
+        # A pod whose process died is started again, as the kubelet restarts a container.
+        for key, proc in running.items():
+            if key in world.pods and not procs.alive(proc):
+                plane.remove(world.pods[key])
+                del running[key]
+        new = [p for p in world.pods.values() if p.key not in running]
+        backends = [p for p in new if p.role == "echo"]
+        plane.create(backends, world)
+        report.created += [p.key for p in backends]
+        ready, _ = plane.wait_ready([p for p in world.pods.values() if p.role == "echo"], wait if backends else 0.5)
+        alloc.ready = sorted(set(ready) | {k for k in alloc.ready if k in world.pods and world.pods[k].role != "echo"})
+
+        # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
+        world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        gateways = [p for p in new if p.role == "gateway"]
+        plane.create(gateways, world)
+        report.created += [p.key for p in gateways]
+        report.reloaded = plane.sync_gateways(world)
+        gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
+        ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
+        alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}
+                             | set(ready_gw))
+        world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        report.kube_proxy = plane.sync_kube_proxy(list(world.services.values()))
+        report.not_ready = sorted(set(world.pods) - set(alloc.ready))
+        self._write_statuses(world, objs, alloc)
+        self._save(alloc)
+        return report
+
+    def _write_statuses(self, world: World, objs: Objects, alloc: Allocations) -> None:
+        old = alloc.statuses
+        new: dict[str, dict[str, Any]] = {}
+        result = world.result
+        if result is not None:
+            for key, st in result.gateways.items():
+                new[f"Gateway/{key.namespace}/{key.name}"] = st.to_dict()
+            for key, rt in result.routes.items():
+                new[f"TLSRoute/{key.namespace}/{key.name}"] = rt.to_dict()
+            for key, ct in result.gateway_classes.items():
+                new[f"GatewayClass/{key.namespace}/{key.name}"] = ct.to_dict()
+        for dep in objs.deployments:
+            pods = [p for p in world.pods.values() if p.owner == f"Deployment/{dep.namespace}/{dep.name}"]
+            ready = [p for p in pods if p.key in alloc.ready]
+            new[f"Deployment/{dep.namespace}/{dep.name}"] = {
+                "replicas": len(pods), "readyReplicas": len(ready), "availableReplicas": len(ready),
+                "updatedReplicas": len(pods), "observedGeneration": 1}
+        for svc in world.services.values():
+            status: dict[str, Any] = {"loadBalancer": {}}
+            if svc.lb_ip:
+                status["loadBalancer"] = {"ingress": [{"ip": svc.lb_ip, "ipMode": "VIP"}]}
+            new[f"Service/{svc.namespace}/{svc.name}"] = status
+        alloc.statuses = {k: _keep_transition_times(old.get(k), v) for k, v in new.items()}
+
+    def pods(self) -> list[PodSpec]:
+        return self.allocations().pod_specs()
+
+
+def _keep_transition_times(old: Any, new: Any) -> Any:
+    """A condition keeps its lastTransitionTime while its status does not change."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        if "type" in new and "lastTransitionTime" in new and old.get("type") == new["type"] \
+                and old.get("status") == new.get("status") and "lastTransitionTime" in old:
+            return {**new, "lastTransitionTime": old["lastTransitionTime"]}
+        return {k: _keep_transition_times(old.get(k), v) for k, v in new.items()}
+    if isinstance(new, list) and isinstance(old, list):
+        by_type = {o.get("type"): o for o in old if isinstance(o, dict) and "type" in o}
+        by_name = {o.get("name"): o for o in old if isinstance(o, dict) and "name" in o}
+        out = []
+        for i, item in enumerate(new):
+            match = None
+            if isinstance(item, dict) and "type" in item:
+                match = by_type.get(item["type"])
+            elif isinstance(item, dict) and "name" in item:
+                match = by_name.get(item["name"])
+            elif i < len(old):
+                match = old[i]
+            out.append(_keep_transition_times(match, item))
+        return out
+    return new

@@ -1,0 +1,306 @@
+"""Pods in the netns engine: a namespace per pod, wired to its node as Calico wires pods, with the
+container's process inside; kube-proxy's nftables rules per node; a gateway pod's HAProxy.
+
+Calico's wiring: the node side of the veth is `cali<hash>` with MAC ee:ee:ee:ee:ee:ee and a /32
+route to the pod; the pod has its address as a /32 on eth0, a link route to 169.254.1.1 and a
+permanent neighbour entry for it, and routes only the lab's ranges through it (no default route).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyroute2 import IPRoute
+
+from orchestrator import neighbours, netns, procs
+from orchestrator.errors import LabError
+from orchestrator.k8s import haproxy, kube_proxy
+from orchestrator.k8s.world import GatewaySpec, PodSpec, ServiceSpec, World
+from orchestrator.state import ns_name
+
+if TYPE_CHECKING:
+    from orchestrator.engines.netns import NetnsEngine
+
+CALICO_MAC = "ee:ee:ee:ee:ee:ee"
+POD_GATEWAY = IPv4Address("169.254.1.1")
+POD_SYSCTLS = {
+    "net.ipv4.ip_forward": "0",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv6.conf.all.disable_ipv6": "1",
+    "net.ipv6.conf.default.disable_ipv6": "1",
+}
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def pod_ns(lab: str, pod: PodSpec) -> str:
+    return ns_name(lab, f"pod-{pod.name}")
+
+
+def cali_name(pod: PodSpec) -> str:
+    return "cali" + hashlib.sha1(f"{pod.namespace}.{pod.name}".encode()).hexdigest()[:11]
+
+
+def role(pod: PodSpec) -> str:
+    return f"pod:{pod.key}"
+
+
+@dataclass(frozen=True)
+class PodPaths:
+    root: Path
+
+    @property
+    def volumes(self) -> Path:
+        return self.root / "volumes"
+
+    @property
+    def haproxy_cfg(self) -> Path:
+        return self.root / "haproxy.cfg"
+
+    @property
+    def stats_socket(self) -> Path:
+        return self.root / "haproxy.sock"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "container.log"
+
+
+class PodPlane:
+    def __init__(self, engine: NetnsEngine, lab_ranges: list[IPv4Network]) -> None:
+        self.engine = engine
+        self.lab = engine.topo.name
+        self.lab_ranges = lab_ranges
+
+    def paths(self, pod: PodSpec) -> PodPaths:
+        # Short: a UNIX socket path (HAProxy's stats socket) holds at most ~100 bytes.
+        return PodPaths(self.engine.dir / "pods" / hashlib.sha1(pod.key.encode()).hexdigest()[:12])
+
+    # -- network -----------------------------------------------------------------------------
+    def _wire(self, pod: PodSpec) -> None:
+        ns = pod_ns(self.lab, pod)
+        node_ns = self.engine.ns(pod.node)
+        self.engine.state.plan_namespaces([ns])
+        with netns.create(ns):
+            netns.write_sysctls(POD_SYSCTLS)
+            ipr = IPRoute()
+        try:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+            node_ipr = self.engine._ipr_for(node_ns)
+            cali = cali_name(pod)
+            fd = os.open(netns.path_of(ns), os.O_RDONLY)
+            try:
+                node_ipr.link("add", ifname=cali, kind="veth", address=CALICO_MAC,
+                              peer={"ifname": "eth0", "net_ns_fd": fd})
+            finally:
+                os.close(fd)
+            cali_index = node_ipr.link_lookup(ifname=cali)[0]
+            node_ipr.link("set", index=cali_index, state="up")
+            eth0 = ipr.link_lookup(ifname="eth0")[0]
+            eth0_mac = ipr.get_links(eth0)[0].get_attr("IFLA_ADDRESS")
+            ipr.addr("add", index=eth0, address=pod.ip, prefixlen=32)
+            ipr.link("set", index=eth0, state="up")
+            ipr.route("add", dst=f"{POD_GATEWAY}/32", oif=eth0, scope=253)
+            with netns.inside(ns):
+                neighbours.add_permanent(eth0, [(POD_GATEWAY, CALICO_MAC)])
+            for net in self.lab_ranges:
+                ipr.route("add", dst=str(net), gateway=str(POD_GATEWAY), oif=eth0)
+            node_ipr.route("add", dst=f"{pod.ip}/32", oif=cali_index, scope=253)
+            with netns.inside(node_ns):
+                neighbours.add_permanent(cali_index, [(IPv4Address(pod.ip), eth0_mac)])
+        finally:
+            ipr.close()
+
+    # -- processes ---------------------------------------------------------------------------
+    def _echo_env(self, pod: PodSpec, world: World) -> dict[str, str]:
+        paths = self.paths(pod)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"}
+        translated: dict[str, str] = {}
+        for mount, secret_name in pod.secret_mounts.items():
+            secret = world.secrets.get(f"{pod.namespace}/{secret_name}")
+            if secret is None:
+                raise LabError(f"pod {pod.key}: Secret {secret_name!r} does not exist "
+                               f"(the workshop makes it in demo step 1: `gwlab certs --apply`)")
+            volume = paths.volumes / secret_name
+            volume.mkdir(parents=True, exist_ok=True)
+            for key, data in secret.data.items():
+                f = volume / key
+                f.write_bytes(data)
+                f.chmod(0o600)
+            translated[mount.rstrip("/")] = str(volume)
+        for name, value in pod.env.items():
+            for mount, target in translated.items():
+                # The pod's filesystem view: a mounted Secret lives in the lab's run directory.
+                if value == mount or value.startswith(mount + "/"):
+                    value = target + value[len(mount):]
+            env[name] = value
+        return env
+
+    def _start(self, pod: PodSpec, world: World) -> procs.Proc:
+        paths = self.paths(pod)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        (paths.root / "pod").write_text(pod.key + "\n")
+        ns = pod_ns(self.lab, pod)
+        if pod.role == "echo":
+            return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
+                               env=self._echo_env(pod, world), cwd=paths.root)
+        gw = next(g for g in world.gateways.values() if g.pod == pod.key)
+        self._write_haproxy(gw, world)
+        return procs.spawn(role(pod), ns, [HAPROXY, "-W", "-db", "-f", str(paths.haproxy_cfg)], paths.log)
+
+    def _render_haproxy(self, gw: GatewaySpec, world: World) -> str:
+        pod = world.pod(gw.pod)
+        endpoints: dict[tuple[str, str, int], list[tuple[str, int]]] = {}
+        for svc in world.services.values():
+            for port, eps in svc.endpoints.items():
+                endpoints[(svc.namespace, svc.name, port)] = [(e.ip, e.port) for e in eps]
+        settings = haproxy.HAProxySettings(bind_address="0.0.0.0", stats_socket=str(self.paths(pod).stats_socket))
+        if gw.plan is None:
+            from orchestrator.k8s.gatewayapi import GatewayPlan
+
+            return haproxy.render_haproxy_config(GatewayPlan(gw.key, None, ()), {}, settings)
+        return haproxy.render_haproxy_config(gw.plan, endpoints, settings)
+
+    def _write_haproxy(self, gw: GatewaySpec, world: World) -> bool:
+        """Write the gateway's config if it changed (checked by haproxy -c first). True if changed."""
+        paths = self.paths(world.pod(gw.pod))
+        text = self._render_haproxy(gw, world)
+        if paths.haproxy_cfg.is_file() and paths.haproxy_cfg.read_text() == text:
+            return False
+        haproxy.haproxy_check(text)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        tmp = paths.haproxy_cfg.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, paths.haproxy_cfg)
+        return True
+
+    # -- readiness ---------------------------------------------------------------------------
+    def echo_ready(self, pod: PodSpec) -> bool:
+        """kubelet's TCP probe, from the pod's node."""
+        with netns.inside(self.engine.ns(pod.node)):
+            s = socket.socket()
+        try:
+            s.settimeout(0.2)
+            return all(s.connect_ex((pod.ip, port)) == 0 for port in pod.ports[:1]) if pod.ports else True
+        finally:
+            s.close()
+
+    def haproxy_servers(self, pod: PodSpec) -> dict[str, str] | None:
+        """backend/server -> UP|DOWN|MAINT from the stats socket; None when HAProxy does not answer."""
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(str(self.paths(pod).stats_socket))
+                s.sendall(b"show servers state\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+        except OSError:
+            return None
+        states: dict[str, str] = {}
+        for line in data.decode().splitlines()[2:]:
+            cols = line.split()
+            if len(cols) > 5:
+                states[f"{cols[1]}/{cols[3]}"] = {"0": "DOWN", "2": "UP", "3": "UP"}.get(cols[5], "DOWN")
+        return states
+
+    def gateway_ready(self, pod: PodSpec) -> bool:
+        states = self.haproxy_servers(pod)
+        return states is not None and all(s == "UP" for s in states.values())
+
+    def ready(self, pod: PodSpec) -> bool:
+        proc = self.engine.state.process(role(pod))
+        if proc is None or not procs.alive(proc):
+            return False
+        return self.echo_ready(pod) if pod.role == "echo" else self.gateway_ready(pod)
+
+    # -- the sync ----------------------------------------------------------------------------
+    def existing(self) -> dict[str, procs.Proc]:
+        return {p.role[4:]: p for p in self.engine.state.processes if p.role.startswith("pod:")}
+
+    def remove(self, pod: PodSpec) -> None:
+        proc = self.engine.state.process(role(pod))
+        if proc:
+            procs.stop([proc])
+            self.engine.state.drop_process(role(pod))
+        ns = pod_ns(self.lab, pod)
+        for pid in netns.pids_in([ns]):
+            procs.kill_pids([pid])
+        netns.remove(ns)
+        if ns in self.engine.state.namespaces:
+            self.engine.state.namespaces.remove(ns)
+            self.engine.state.save()
+        import shutil
+
+        shutil.rmtree(self.paths(pod).root, ignore_errors=True)
+
+    def create(self, pods: list[PodSpec], world: World) -> None:
+        started = []
+        try:
+            for pod in pods:
+                self._wire(pod)
+                started.append(self._start(pod, world))
+        finally:
+            self.engine.state.add_processes(started)
+
+    def sync_kube_proxy(self, services: list[ServiceSpec]) -> list[str]:
+        changed = []
+        for node in self.engine.topo.k8s_nodes:
+            text = kube_proxy.ruleset(str(node.ip), services)
+            path = self.engine.node_dir(node.name) / "kube-proxy.nft"
+            if path.is_file() and path.read_text() == text:
+                continue
+            path.write_text(text)
+            out = self.engine.exec(node.name, ["nft", "-f", str(path)], capture=True)
+            if out.returncode != 0:
+                path.unlink()
+                raise LabError(f"nftables refused kube-proxy's rules on {node.name}: {out.stderr.decode().strip()}")
+            changed.append(node.name)
+        return changed
+
+    def sync_gateways(self, world: World) -> list[str]:
+        reloaded = []
+        for gw in world.gateways.values():
+            pod = world.pod(gw.pod)
+            proc = self.engine.state.process(role(pod))
+            if self._write_haproxy(gw, world) and proc and procs.alive(proc):
+                os.kill(proc.pid, signal.SIGUSR2)  # master-worker reload: old workers finish their connections
+                reloaded.append(gw.pod)
+        return reloaded
+
+    def wait_ready(self, pods: list[PodSpec], timeout: float) -> tuple[list[str], list[str]]:
+        """(ready, not ready) pod keys, polling until all are ready or `timeout` is spent."""
+        deadline = time.monotonic() + timeout
+        pending, ready = list(pods), []
+        while True:
+            still = []
+            for pod in pending:
+                if self.ready(pod):
+                    ready.append(pod.key)
+                else:
+                    still.append(pod)
+            pending = still
+            if not pending or time.monotonic() >= deadline:
+                return ready, [p.key for p in pending]
+            time.sleep(0.02)
+
+    def counters(self, node: str) -> dict[str, int]:
+        """kube-proxy rule comment -> packets, from the node's nftables."""
+        out = self.engine.exec(node, ["nft", "-a", "list", "chain", "ip", kube_proxy.TABLE, "services"], capture=True)
+        counts: dict[str, int] = {}
+        for line in out.stdout.decode().splitlines():
+            if "counter packets" in line and 'comment "' in line:
+                packets = int(line.split("counter packets ")[1].split()[0])
+                counts[line.split('comment "')[1].split('"')[0]] = packets
+        return counts
+

@@ -1,0 +1,302 @@
+"""What the cluster's controllers make of the applied objects, computed without touching anything:
+the Deployments' pods (placed on nodes, addressed from the nodes' IPAM blocks), the Services'
+ClusterIPs and LoadBalancer IPs, their endpoints, and each Gateway's proxy pod, Service and plan.
+
+Allocations (pod names and addresses, service IPs) are kept between runs so a lab reads the same
+after every reconcile; only what changed moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict, dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from orchestrator.calico.models import IPPool
+from orchestrator.errors import LabError
+from orchestrator.k8s import gatewayapi
+from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service, ServicePort
+from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TLSRoute
+from orchestrator.k8s.gatewayapi import GatewayPlan, ObjKey, ServiceInfo
+from orchestrator.topology import Topology
+
+GATEWAY_CLASS = "tigera-gateway-class"
+GATEWAY_NAMESPACE = "tigera-gateway"
+GATEWAY_PROXY_IMAGE = "haproxy (standing in for envoy)"
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for generated names
+
+
+def safe_hash(text: str, length: int) -> str:
+    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    out = ""
+    for _ in range(length):
+        digest, i = divmod(digest, len(NAME_ALPHABET))
+        out += NAME_ALPHABET[i]
+    return out
+
+
+def random_suffix() -> str:
+    return "".join(secrets.choice(NAME_ALPHABET) for _ in range(5))
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    namespace: str
+    name: str
+    owner: str  # "Deployment/default/passthrough-echoserver" or "Gateway/default/tls-passthrough-gateway"
+    template_hash: str
+    node: str
+    ip: str
+    labels: dict[str, str]
+    role: str  # "echo" | "gateway"
+    ports: tuple[int, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    secret_mounts: dict[str, str] = field(default_factory=dict)  # mountPath -> secret name
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ip: str
+    port: int
+    pod: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    namespace: str
+    name: str
+    type: str
+    cluster_ip: str
+    lb_ip: str
+    ports: tuple[ServicePort, ...]
+    endpoints: dict[int, tuple[Endpoint, ...]]  # service port -> ready endpoints
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class GatewaySpec:
+    key: ObjKey
+    pod: str  # "namespace/name" of its proxy pod
+    service: str  # "namespace/name" of its LoadBalancer Service
+    plan: GatewayPlan | None
+
+
+@dataclass
+class Allocations:
+    """What earlier reconciles decided and must not move without a reason."""
+
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    cluster_ips: dict[str, str] = field(default_factory=dict)
+    lb_ips: dict[str, str] = field(default_factory=dict)
+    generations: dict[str, list[Any]] = field(default_factory=dict)  # "Kind/ns/name" -> [spec hash, gen, created]
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Kind/ns/name" -> status
+    ready: list[str] = field(default_factory=list)  # pods ("ns/name") that answered their readiness check
+
+    def pod_specs(self) -> list[PodSpec]:
+        return [PodSpec(**{**p, "ports": tuple(p.get("ports", ())), "labels": dict(p.get("labels", {}))})
+                for p in self.pods]
+
+
+@dataclass(frozen=True)
+class Objects:
+    deployments: list[Deployment]
+    services: list[Service]
+    secrets: list[Secret]
+    gateway_api: list[GatewayAPI]
+    gateway_classes: list[GatewayClass]
+    gateways: list[Gateway]
+    routes: list[TLSRoute]
+    grants: list[ReferenceGrant]
+    lb_pools: list[IPPool]
+
+
+@dataclass
+class World:
+    pods: dict[str, PodSpec]
+    services: dict[str, ServiceSpec]
+    gateways: dict[ObjKey, GatewaySpec]
+    result: gatewayapi.ReconcileResult | None
+    secrets: dict[str, Secret]
+
+    def pod(self, key: str) -> PodSpec:
+        return self.pods[key]
+
+
+def template_hash(dep: Deployment) -> str:
+    import json
+
+    return safe_hash(json.dumps(dep.template, sort_keys=True), 10)
+
+
+def _schedulable(topo: Topology) -> list[str]:
+    # kind taints its control plane NoSchedule: workloads land on the workers when there are any.
+    workers = [n.name for n in topo.k8s_nodes if n.role == "worker"]
+    return workers or [n.name for n in topo.k8s_nodes]
+
+
+def _place(topo: Topology, pods: list[PodSpec]) -> str:
+    load = {n: 0 for n in _schedulable(topo)}
+    for p in pods:
+        if p.node in load:
+            load[p.node] += 1
+    return min(load, key=lambda n: (load[n], list(load).index(n)))
+
+
+def _pod_ip(node: str, blocks: dict[str, IPv4Network], pods: list[PodSpec]) -> str:
+    taken = {IPv4Address(p.ip) for p in pods}
+    block = blocks[node]
+    for addr in list(block)[1:]:  # the block's first address stays free, as the node's tunnel address would
+        if addr not in taken:
+            return str(addr)
+    raise LabError(f"the IPAM block {block} of {node} is full: scale down or use smaller blocks")
+
+
+def _deployment_pods(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network],
+                     previous: list[PodSpec]) -> list[PodSpec]:
+    pods: list[PodSpec] = []
+    for dep in sorted(objs.deployments, key=lambda d: (d.namespace, d.name)):
+        owner = f"Deployment/{dep.namespace}/{dep.name}"
+        thash = template_hash(dep)
+        kept = [p for p in previous if p.owner == owner and p.template_hash == thash][:dep.replicas]
+        pods += kept
+        container = dep.containers[0]
+        mounts = {m.mount_path: dep.secret_volumes[m.name] for m in container.mounts}
+        for _ in range(dep.replicas - len(kept)):
+            while True:
+                name = f"{dep.name}-{thash}-{random_suffix()}"
+                if all(p.name != name for p in pods + previous):
+                    break
+            node = _place(topo, pods + [p for p in previous if p.owner != owner])
+            ip = _pod_ip(node, blocks, pods + [p for p in previous if p.owner != owner])
+            env: dict[str, str] = {}
+            for e in container.env:
+                if e.field_path == "metadata.name":
+                    env[e.name] = name
+                elif e.field_path == "metadata.namespace":
+                    env[e.name] = dep.namespace
+                elif e.field_path == "status.podIP":
+                    env[e.name] = ip
+                elif e.field_path == "spec.nodeName":
+                    env[e.name] = node
+                else:
+                    env[e.name] = e.value or ""
+            pods.append(PodSpec(dep.namespace, name, owner, thash, node, ip,
+                                {**dep.pod_labels, "pod-template-hash": thash}, "echo",
+                                container.ports, env, mounts))
+    return pods
+
+
+def _gateway_names(gw: ObjKey) -> tuple[str, str]:
+    """Envoy Gateway's names for a Gateway's proxy: Deployment/Service envoy-<ns>-<name>-<hash>."""
+    base = f"envoy-{gw.namespace}-{gw.name}"
+    return base, f"{base}-{hashlib.sha256(f'{gw.namespace}/{gw.name}'.encode()).hexdigest()[:8]}"
+
+
+def _ours(objs: Objects) -> list[GatewayClass]:
+    classes = list(objs.gateway_classes)
+    if any(g.name == "tigera-secure" for g in objs.gateway_api) and all(
+            c.metadata.name != GATEWAY_CLASS for c in classes):
+        classes.append(GatewayClass("gateway.networking.k8s.io/v1", ObjectMeta(GATEWAY_CLASS, ""),
+                                    gatewayapi.CONTROLLER_NAME))
+    return classes
+
+
+def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc: Allocations,
+            service_cidr: IPv4Network, now: str) -> World:
+    """The desired world; `alloc` is updated with what was allocated now."""
+    previous = alloc.pod_specs()
+    classes = _ours(objs)
+    ours = {c.metadata.name for c in classes if c.controller_name == gatewayapi.CONTROLLER_NAME}
+    pods = _deployment_pods(topo, objs, blocks, previous)
+
+    services: list[Service] = list(objs.services)
+    gateway_specs: dict[ObjKey, GatewaySpec] = {}
+    for gw in sorted(objs.gateways, key=lambda g: (g.metadata.namespace, g.metadata.name)):
+        if gw.gateway_class_name not in ours:
+            continue
+        key = ObjKey(gw.metadata.namespace, gw.metadata.name)
+        deploy_name, svc_name = _gateway_names(key)
+        owner = f"Gateway/{key.namespace}/{key.name}"
+        labels = {"gateway.envoyproxy.io/owning-gateway-name": key.name,
+                  "gateway.envoyproxy.io/owning-gateway-namespace": key.namespace}
+        ports = tuple(sorted({lst.port for lst in gw.listeners}))
+        kept = [p for p in previous if p.owner == owner]
+        if kept:
+            pod = PodSpec(**{**asdict(kept[0]), "ports": ports, "labels": kept[0].labels})
+        else:
+            others = pods + [p for p in previous if not p.owner.startswith("Gateway/")]
+            node = _place(topo, others)
+            pod = PodSpec(GATEWAY_NAMESPACE, f"{deploy_name}-{safe_hash(owner, 10)}-{random_suffix()}", owner,
+                          safe_hash(owner, 10), node, _pod_ip(node, blocks, others), labels, "gateway", ports)
+        pods.append(pod)
+        services.append(Service(GATEWAY_NAMESPACE, svc_name, labels, "LoadBalancer",
+                                tuple(ServicePort(p, p, "TCP", f"tcp-{p}") for p in ports), labels, ""))
+        gateway_specs[key] = GatewaySpec(key, pod.key, f"{GATEWAY_NAMESPACE}/{svc_name}", None)
+
+    by_key = {p.key: p for p in pods}
+    ready = set(alloc.ready) & set(by_key)
+    specs: dict[str, ServiceSpec] = {}
+    for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
+        skey = f"{svc.namespace}/{svc.name}"
+        cluster_ip = svc.cluster_ip or alloc.cluster_ips.get(skey) or _free_ip(service_cidr, alloc.cluster_ips, 10)
+        alloc.cluster_ips[skey] = cluster_ip
+        lb_ip = ""
+        if svc.type == "LoadBalancer":
+            lb_ip = alloc.lb_ips.get(skey) or _free_lb_ip(objs.lb_pools, alloc.lb_ips)
+            alloc.lb_ips[skey] = lb_ip
+        endpoints: dict[int, tuple[Endpoint, ...]] = {}
+        members = [p for p in pods if svc.selector and p.namespace == svc.namespace
+                   and all(p.labels.get(k) == v for k, v in svc.selector.items())]
+        for sp in svc.ports:
+            target = sp.target_port if isinstance(sp.target_port, int) else 0
+            endpoints[sp.port] = tuple(Endpoint(p.ip, target, p.key) for p in members
+                                       if p.key in ready and target)
+        specs[skey] = ServiceSpec(svc.namespace, svc.name, svc.type, cluster_ip, lb_ip, svc.ports, endpoints)
+    for gone in set(alloc.cluster_ips) - set(specs):
+        alloc.cluster_ips.pop(gone)
+    for gone in set(alloc.lb_ips) - set(specs):
+        alloc.lb_ips.pop(gone)
+
+    addresses: dict[ObjKey, str | None] = {k: specs[g.service].lb_ip or None for k, g in gateway_specs.items()}
+    unready = [k for k, g in gateway_specs.items() if g.pod not in ready]
+    result = gatewayapi.reconcile(
+        gateway_classes=classes, gateways=objs.gateways, routes=objs.routes, reference_grants=objs.grants,
+        services=[ServiceInfo(s.namespace, s.name, tuple(p.port for p in s.ports)) for s in objs.services],
+        addresses=addresses, now=now, unready=unready,
+        secrets=[ObjKey(s.namespace, s.name) for s in objs.secrets])
+    for k, g in gateway_specs.items():
+        gateway_specs[k] = GatewaySpec(k, g.pod, g.service, result.plans.get(k))
+    alloc.pods = [asdict(p) for p in pods]
+    alloc.ready = sorted(ready)
+    return World(by_key, specs, gateway_specs, result, {f"{s.namespace}/{s.name}": s for s in objs.secrets})
+
+
+def _free_ip(cidr: IPv4Network, taken: dict[str, str], skip: int) -> str:
+    used = set(taken.values())
+    for i, addr in enumerate(cidr.hosts()):
+        if i >= skip and str(addr) not in used:
+            return str(addr)
+    raise LabError(f"the service range {cidr} is full")
+
+
+def _free_lb_ip(pools: list[IPPool], taken: dict[str, str]) -> str:
+    """Calico's LoadBalancer IPAM: the first free address of the enabled LoadBalancer pools."""
+    used = set(taken.values())
+    usable = sorted((p for p in pools if not p.disabled and p.assignment_mode == "Automatic"), key=lambda p: p.cidr)
+    for pool in usable:
+        for addr in pool.cidr:
+            if str(addr) not in used:
+                return str(addr)
+    if not usable:
+        raise LabError("no LoadBalancer IPPool (allowedUses: [LoadBalancer]) is applied: "
+                       "apply the workshop's loadbalancer-ip-pool")
+    raise LabError("the LoadBalancer IPPools are full")
