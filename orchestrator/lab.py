@@ -65,8 +65,13 @@ class Lab:
     def bgp_checks(self) -> list[checks.Check]:
         return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts)
 
+    def all_checks(self) -> list[checks.Check]:
+        from orchestrator import demo
+
+        return self.bgp_checks() + (demo.passthrough_checks(self) if demo.demo_applied(self) else [])
+
     def verify(self, wait: float = 0.0) -> list[checks.Result]:
-        return checks.run(self.engine, self.bgp_checks(), wait)
+        return checks.run(self.engine, self.all_checks(), wait)
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ class UpReport:
 
 def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
        bastion_bird: str = "1", progress: Progress = lambda _: None,
-       manifests: list[Path] | None = None) -> UpReport:
+       manifests: list[Path] | None = None, demo: bool = True) -> UpReport:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     topo = load_topology(path, name)
@@ -155,6 +160,13 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
                     progress(change.line())
             phases["build"] = time.perf_counter() - t
             report = UpReport(lab_name, [], phases)
+            if demo:
+                # The demo's pods, certificates and proxy are built while BGP comes up.
+                from orchestrator import demo as workshop
+
+                t = time.perf_counter()
+                workshop.run(lab, progress)
+                phases["demo steps 1-5"] = time.perf_counter() - t
             _establish_and_push(lab, report, progress)
             state.phase = "up"
             state.save()

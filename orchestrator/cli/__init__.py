@@ -9,7 +9,8 @@ from importlib import import_module
 
 from orchestrator.errors import LabError, ValidationFailed
 
-VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird")
+VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird", "get", "delete", "patch",
+         "scale", "certs", "create")
 
 
 def common(parser: argparse.ArgumentParser) -> None:

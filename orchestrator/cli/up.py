@@ -18,6 +18,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="more manifests to apply at start (they replace the workshop's objects of the same name)")
     p.add_argument("--bastion-bird", default="1", choices=["1", "2"],
                    help="BIRD dialect on the bastion: 1 (1.6, the workshop's) or 2")
+    p.add_argument("--bgp-only", action="store_true",
+                   help="stop after the BGP part (prerequisites 1-3); skip the TLS passthrough demo")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
 
     result = lab.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
-                    manifests=[Path(f) for f in args.filename])
+                    manifests=[Path(f) for f in args.filename], demo=not args.bgp_only)
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:
         report.print_json({"lab": result.lab, "ok": ok, "phases": result.phases,

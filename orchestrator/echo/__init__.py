@@ -23,9 +23,10 @@ ingress, service, pod, and tls {version, serverName, negotiatedProtocol, cipherS
 HTTPS), honouring `?delay=<Go duration>` and the `X-Echo-Set-Header: Name: value, ...` request
 header. Not implemented: the `/ws` WebSocket echo (it echoes like any other path).
 
-Benchmark extension: `GET /bytes/N` answers N bytes (0 <= N <= 64 MiB) of
-application/octet-stream, sliced from one pre-built buffer and sent as fast as HTTP/2 flow
-control and the socket allow.
+Benchmark extension: `GET /bytes/N` on the HTTP and HTTPS ports answers N bytes
+(0 <= N <= 64 MiB) of application/octet-stream, sliced from one pre-built buffer and sent as fast
+as HTTP/2 flow control and the socket allow (e.g. `h2load -n 1000 -c 4 -m 2
+https://HOST:8443/bytes/1048576`). On the h2c port it is echoed, like every path there.
 """
 
 from .handler import Context, Echo, Request, Response

@@ -23,6 +23,7 @@ from orchestrator.calico.speakers import SpeakerConfig
 from orchestrator.cluster import ClusterPlan
 from orchestrator.engines import KernelRoute, Progress
 from orchestrator.engines.controllers import Controllers, SyncReport
+from orchestrator.engines.pods import PodPlane
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, ns_name, run_dir
 from orchestrator.teardown import teardown
@@ -198,6 +199,14 @@ class NetnsEngine:
     def sync_workloads(self, plan: ClusterPlan) -> SyncReport:
         """Make pods, kube-proxy rules and gateway proxies match the objects."""
         return Controllers(self).sync(plan)
+
+    def gateway_backend_sessions(self) -> int | None:
+        """Connections the gateway proxies have passed to backends (None: no proxy answers)."""
+        ctl = Controllers(self)
+        plane = PodPlane(self, [])
+        counts = [plane.backend_sessions(p) for p in ctl.pods() if p.role == "gateway"]
+        known = [c for c in counts if c is not None]
+        return sum(known) if known else None
 
     # -- using it ----------------------------------------------------------------------------
     def birdc(self, node: str, command: str) -> Reply:

@@ -214,6 +214,29 @@ class PodPlane:
                 states[f"{cols[1]}/{cols[3]}"] = {"0": "DOWN", "2": "UP", "3": "UP"}.get(cols[5], "DOWN")
         return states
 
+    def backend_sessions(self, pod: PodSpec) -> int | None:
+        """Connections HAProxy has passed to any backend server so far (`show stat`, column stot)."""
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(str(self.paths(pod).stats_socket))
+                s.sendall(b"show stat\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+        except OSError:
+            return None
+        lines = data.decode().splitlines()
+        if not lines or not lines[0].startswith("# "):
+            return None
+        cols = lines[0][2:].split(",")
+        total = 0
+        for line in lines[1:]:
+            row = dict(zip(cols, line.split(",")))
+            if row.get("svname") not in ("FRONTEND", "BACKEND", None) and row.get("stot", "").isdigit():
+                total += int(row["stot"])
+        return total
+
     def gateway_ready(self, pod: PodSpec) -> bool:
         states = self.haproxy_servers(pod)
         return states is not None and all(s == "UP" for s in states.values())
