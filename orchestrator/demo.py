@@ -42,10 +42,10 @@ def server_certs_secret(certs: pki.LabCerts) -> Document:
 
 
 def status_of(lab: Lab, kind: str, namespace: str, name: str) -> dict[str, Any]:
-    from orchestrator.engines.controllers import Controllers
-
-    alloc = Controllers(lab.engine).allocations()  # type: ignore[arg-type]
-    return alloc.statuses.get(f"{kind}/{namespace}/{name}", {})
+    for body in lab.engine.get(kind, namespace):
+        if body["metadata"]["name"] == name:
+            return dict(body.get("status") or {})
+    return {}
 
 
 def route_accepted(lab: Lab) -> tuple[str, str]:
@@ -134,10 +134,11 @@ def workshop_curl(lab: Lab, host: str = HOST, address: str | None = None, extra:
 
 
 def _echo_pods(lab: Lab) -> set[str]:
-    from orchestrator.engines.controllers import Controllers
-
-    alloc = Controllers(lab.engine).allocations()  # type: ignore[arg-type]
-    return {p.name for p in alloc.pod_specs() if p.role == "echo" and p.key in alloc.ready}
+    """The echo server's pods that are Ready."""
+    return {p["metadata"]["name"] for p in lab.engine.get("Pod", "default")
+            if p["metadata"]["name"].startswith("passthrough-echoserver-")
+            and any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in p.get("status", {}).get("conditions", []))}
 
 
 def _backend_sessions(lab: Lab) -> int | None:

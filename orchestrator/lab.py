@@ -14,8 +14,7 @@ from types import FrameType
 from orchestrator import bastion, checks, cluster, netns, procs, topology
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, BastionConfig, bastion_config
 from orchestrator.calico.models import BGPConfiguration
-from orchestrator.engines import Engine, Progress, get_engine
-from orchestrator.engines.controllers import SyncReport
+from orchestrator.engines import Engine, Progress, SyncReport, get_engine
 from orchestrator.errors import LabError
 from orchestrator.manifests import Document
 from orchestrator.state import LabState, lab_of_ns, run_dir
@@ -55,8 +54,7 @@ class Lab:
         store = cluster.Store(self.topo.name)
         plan = cluster.plan(self.topo, store.load(), docs, deleted or [])
         store.save(plan.docs)
-        speakers = self.engine.apply_speakers(plan.speakers)
-        return ApplyResult(plan.changes, speakers, self.engine.sync_workloads(plan))
+        return ApplyResult(plan.changes, self.engine.apply(plan))
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
         return bastion_config(self.topo, str(run_dir(self.topo.name) / self.topo.bastion.name / "bird.log"),
@@ -77,14 +75,10 @@ class Lab:
 @dataclass(frozen=True)
 class ApplyResult:
     changes: list[cluster.Change]
-    speakers: list[str]  # nodes whose BIRD was reconfigured
     sync: SyncReport
 
     def lines(self) -> list[str]:
-        out = [c.line() for c in self.changes]
-        if self.speakers:
-            out.append(f"BIRD reconfigured in place on {', '.join(self.speakers)}")
-        return out + self.sync.lines()
+        return [c.line() for c in self.changes] + self.sync.lines()
 
 
 def load_topology(path: Path | str | None, name: str | None) -> topology.Topology:

@@ -23,8 +23,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from orchestrator import cluster, lab, report
-    from orchestrator.engines.controllers import Controllers
+    from orchestrator import lab, report
     from orchestrator.errors import LabError
     from orchestrator.k8s import api, jsonpath
 
@@ -32,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     name = name or args.name
     running = lab.open_lab(args.topo, args.lab)
     kind = api.kind_of(kind_name)
-    alloc = Controllers(running.engine).allocations()  # type: ignore[arg-type]
-    items = api.select(api.views(kind, cluster.Store(running.topo.name).load(), alloc), name,
-                       None if args.all_namespaces else args.namespace)
+    found = [api.View(kind, b) for b in running.engine.get(kind.kind, None if args.all_namespaces
+                                                              else args.namespace)]
+    items = api.select(found, name, None)
     bodies = [v.body for v in items]
     data = bodies[0] if name else {"apiVersion": "v1", "kind": "List", "items": bodies, "metadata": {}}
     out = args.output

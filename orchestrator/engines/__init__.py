@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from orchestrator.bird.birdc import BirdcOutput, Reply
 from orchestrator.bird.config import BastionConfig
@@ -15,9 +15,6 @@ from orchestrator.errors import LabError
 from orchestrator.state import LabState
 from orchestrator.topology import Topology
 
-if TYPE_CHECKING:
-    from orchestrator.engines.controllers import SyncReport
-
 Progress = Callable[[str], None]
 
 
@@ -26,6 +23,24 @@ class KernelRoute:
     dst: IPv4Network
     gateways: tuple[IPv4Address, ...]  # one per ECMP next hop
     kind: str  # unicast, blackhole, ...
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    not_ready: list[str] = field(default_factory=list)
+    kube_proxy: list[str] = field(default_factory=list)
+    reloaded: list[str] = field(default_factory=list)
+    speakers: list[str] = field(default_factory=list)  # nodes whose BIRD was reconfigured in place
+
+    def lines(self) -> list[str]:
+        out = [f"BIRD reconfigured in place on {', '.join(self.speakers)}"] if self.speakers else []
+        out += [f"pod/{p} created" for p in self.created] + [f"pod/{p} deleted" for p in self.removed]
+        out += [f"pod/{p} is not ready" for p in self.not_ready]
+        if self.reloaded:
+            out.append("gateway proxy reloaded: " + ", ".join(self.reloaded))
+        return out
 
 
 class Engine(Protocol):
@@ -39,8 +54,13 @@ class Engine(Protocol):
     def down(self) -> list[str]:
         """Remove everything the lab made; returns what was removed. Idempotent."""
 
-    def apply_speakers(self, speakers: dict[str, SpeakerConfig]) -> list[str]:
-        """Render and load changed node speaker configs in place; returns the nodes reconfigured."""
+    def apply(self, plan: ClusterPlan) -> SyncReport:
+        """Make the cluster match the validated objects: node speakers reconfigured in place,
+        pods, Services and gateway proxies created, changed or removed."""
+
+    def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Objects of a kind (Pod, Gateway, ...) as the API returns them, status included;
+        namespace None = every namespace."""
 
     def birdc(self, node: str, command: str) -> Reply:
         """The reply of the node's BIRD to one command (raises BirdError if BIRD does not answer)."""
@@ -60,9 +80,6 @@ class Engine(Protocol):
     def exec(self, node: str, argv: list[str], capture: bool = False,
              timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run a command inside the node."""
-
-    def sync_workloads(self, plan: ClusterPlan) -> SyncReport:
-        """Make the workloads (pods, Services, gateway proxies) match the objects."""
 
     def kernel_routes(self, node: str, dst: IPv4Network) -> list[KernelRoute]:
         """The node's kernel routes for exactly `dst`."""

@@ -22,6 +22,7 @@ import yaml
 from orchestrator import procs
 from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
+from orchestrator.engines import SyncReport
 from orchestrator.engines.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute
@@ -56,22 +57,6 @@ def service_cidr(kind_config: Path) -> IPv4Network:
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class SyncReport:
-    created: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    not_ready: list[str] = field(default_factory=list)
-    kube_proxy: list[str] = field(default_factory=list)
-    reloaded: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        out = [f"pod/{p} created" for p in self.created] + [f"pod/{p} deleted" for p in self.removed]
-        out += [f"pod/{p} is not ready" for p in self.not_ready]
-        if self.reloaded:
-            out.append("gateway proxy reloaded: " + ", ".join(self.reloaded))
-        return out
 
 
 class Controllers:

@@ -21,8 +21,8 @@ from orchestrator.bird.birdc import BirdClient, BirdcOutput, Reply, birdc
 from orchestrator.bird.config import BastionConfig
 from orchestrator.calico.speakers import SpeakerConfig
 from orchestrator.cluster import ClusterPlan
-from orchestrator.engines import KernelRoute, Progress
-from orchestrator.engines.controllers import Controllers, SyncReport
+from orchestrator.engines import KernelRoute, Progress, SyncReport
+from orchestrator.engines.controllers import Controllers
 from orchestrator.engines.pods import PodPlane
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, ns_name, run_dir
@@ -196,9 +196,18 @@ class NetnsEngine:
             changed.append(node)
         return changed
 
-    def sync_workloads(self, plan: ClusterPlan) -> SyncReport:
-        """Make pods, kube-proxy rules and gateway proxies match the objects."""
-        return Controllers(self).sync(plan)
+    def apply(self, plan: ClusterPlan) -> SyncReport:
+        speakers = self.apply_speakers(plan.speakers)
+        report = Controllers(self).sync(plan)
+        report.speakers = speakers
+        return report
+
+    def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        from orchestrator.cluster import Store
+        from orchestrator.k8s import api
+
+        found = api.views(api.kind_of(kind), Store(self.topo.name).load(), Controllers(self).allocations())
+        return [v.body for v in api.select(found, None, namespace)]
 
     def gateway_backend_sessions(self) -> int | None:
         """Connections the gateway proxies have passed to backends (None: no proxy answers)."""

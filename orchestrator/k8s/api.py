@@ -178,7 +178,9 @@ def _condition(view: View, ctype: str) -> str:
 
 
 def table(kind: Kind, items: list[View], wide: bool = False, all_namespaces: bool = False) -> tuple[list[str], list[list[str]]]:
-    created = lambda v: _age(v.cell("metadata.creationTimestamp"))  # noqa: E731
+    def created(v: View) -> str:
+        return _age(v.cell("metadata.creationTimestamp"))
+
     if kind.kind == "Pod":
         head = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (["IP", "NODE"] if wide else [])
         rows = [[v.name, "1/1" if v.cell("status.phase") == "Running" else "0/1", str(v.cell("status.phase")), "0",

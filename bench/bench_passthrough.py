@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Bench: the TLS passthrough path.
+
+1. nothing -> passthrough verified: `gwlab up --json` (BGP, the workshop's demo steps 1-5, the
+   filter push and every check, the workshop's curl included), medians of several runs, phases
+   split out; and `gwlab down`.
+2. Through the gateway versus straight to an echo pod, from the same client in the bastion's
+   namespace, with h2load (nghttp2-client): requests/s for small responses, bytes/s for 1 MiB
+   responses (so that the path, not the echo server, is what differs), and TLS connection
+   latency p50/p99 (TCP connect + handshake, measured by a client in the bastion's namespace).
+
+    sudo .venv/bin/python bench/bench_passthrough.py [--runs 5] [--duration 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "passthrough.example.com"
+LAB = "bench-pt"
+HANDSHAKE_CLIENT = r"""
+import socket, ssl, sys, time
+host, addr, port, n, ca = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.set_alpn_protocols(["h2"])
+times = []
+for _ in range(n):
+    t = time.perf_counter()
+    with socket.create_connection((addr, port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as tls:
+            times.append(time.perf_counter() - t)
+print(" ".join(f"{x:.6f}" for x in times))
+"""
+
+
+def gwlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    if check and out.returncode != 0:
+        raise SystemExit(f"gwlab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def up_runs(runs: int) -> list[dict[str, float]]:
+    figures = []
+    for _ in range(runs):
+        gwlab("down", "--lab", LAB)
+        t = time.perf_counter()
+        result = json.loads(gwlab("up", "--lab", LAB, "--json").stdout)
+        total = time.perf_counter() - t
+        if not result["ok"]:
+            raise SystemExit(f"up did not verify: {[c for c in result['checks'] if not c['ok']]}")
+        t = time.perf_counter()
+        gwlab("down", "--lab", LAB)
+        figures.append({"up, passthrough verified (whole command)": total,
+                        **{f"  {k}": v for k, v in result["phases"].items()},
+                        "down (whole command)": time.perf_counter() - t})
+    return figures
+
+
+def h2load(target: str, path: str, duration: int, clients: int, streams: int) -> dict[str, float]:
+    out = gwlab("exec", "--lab", LAB, "bastion", "--", "h2load", "-D", str(duration), "-c", str(clients),
+                "-m", str(streams), "--connect-to", target, f"https://{HOST}:6443{path}", check=False)
+    text = out.stdout
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s, ([\d.]+)(\w+)/s", text)
+    ok = re.search(r"status codes: (\d+) 2xx", text)
+    if not rps or not ok or int(ok.group(1)) == 0:
+        raise SystemExit(f"h2load against {target} failed:\n{text}\n{out.stderr}")
+    scale = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}[rps.group(3)]
+    return {"req/s": float(rps.group(1)), "MB/s": float(rps.group(2)) * scale / 1e6}
+
+
+def handshakes(address: str, port: int, n: int) -> dict[str, float]:
+    ca = Path(gwlab("certs", "--lab", LAB).stdout.strip()) / "example.com.crt"
+    out = gwlab("exec", "--lab", LAB, "bastion", "--", sys.executable, "-c", HANDSHAKE_CLIENT, HOST, address,
+                str(port), str(n), str(ca))
+    times = sorted(float(x) * 1000 for x in out.stdout.split())
+    return {"p50 ms": times[len(times) // 2], "p99 ms": times[min(len(times) - 1, int(len(times) * 0.99))]}
+
+
+def summarize(title: str, runs: list[dict[str, float]]) -> list[str]:
+    lines = [f"{title} ({len(runs)} runs)", f"  {'figure':<44} {'min':>10} {'median':>10} {'max':>10}"]
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        lines.append(f"  {key:<44} {min(values):10.3f} {statistics.median(values):10.3f} {max(values):10.3f}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per h2load run")
+    ap.add_argument("--handshakes", type=int, default=300)
+    args = ap.parse_args()
+    report = summarize("nothing -> passthrough verified, seconds", up_runs(args.runs))
+    print("\n".join(report), flush=True)
+
+    gwlab("up", "--lab", LAB)
+    try:
+        gw = gwlab("get", "--lab", LAB, "gateway", "tls-passthrough-gateway", "-o",
+                   "jsonpath={.status.addresses[0].value}").stdout.strip()
+        pods = json.loads(gwlab("get", "--lab", LAB, "pods", "-o", "json").stdout)["items"]
+        pod_ip = next(p["status"]["podIP"] for p in pods if p["metadata"]["name"].startswith("passthrough-"))
+        paths = {"gateway": f"{gw}:6443", "direct to the echo pod": f"{pod_ip}:8443"}
+        for label, path, clients, streams in (("small responses (/get)", "/get", 8, 8),
+                                              ("1 MiB responses (/bytes/1048576)", "/bytes/1048576", 4, 1)):
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+            for _ in range(args.runs):
+                for name, target in paths.items():  # interleaved, so drift hits both paths alike
+                    runs[name].append(h2load(target, path, args.duration, clients, streams))
+            for name in paths:
+                report += summarize(f"{label}, {name}", runs[name])
+            ratio = [g["req/s"] / d["req/s"] for g, d in zip(runs["gateway"], runs["direct to the echo pod"])]
+            report.append(f"  gateway / direct, req/s: median {statistics.median(ratio):.3f} "
+                          f"(min {min(ratio):.3f}, max {max(ratio):.3f})")
+        for name, target in paths.items():
+            addr, port = target.rsplit(":", 1)
+            lat = [handshakes(addr, int(port), args.handshakes) for _ in range(3)]
+            report += summarize(f"TLS connection latency (connect + handshake), {name}", lat)
+    finally:
+        gwlab("down", "--lab", LAB)
+    print("\n" + "\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
