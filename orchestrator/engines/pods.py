@@ -164,7 +164,8 @@ class PodPlane:
         for svc in world.services.values():
             for port, eps in svc.endpoints.items():
                 endpoints[(svc.namespace, svc.name, port)] = [(e.ip, e.port) for e in eps]
-        settings = haproxy.HAProxySettings(bind_address="0.0.0.0", stats_socket=str(self.paths(pod).stats_socket))
+        settings = haproxy.HAProxySettings(bind_address="0.0.0.0", stats_socket=str(self.paths(pod).stats_socket),
+                                           health_checks=False)
         if gw.plan is None:
             from orchestrator.k8s.gatewayapi import GatewayPlan
 

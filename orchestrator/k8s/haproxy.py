@@ -42,6 +42,10 @@ class HAProxySettings:
     connect_timeout_ms: int = 5000
     client_timeout_ms: int = 3_600_000
     server_timeout_ms: int = 3_600_000
+    # Active health checks. Off, the servers are exactly the ready endpoints, as Envoy Gateway's
+    # are (it has no active checks by default): a check sent before the BGP mesh has programmed
+    # the route to another node's pods would mark a server DOWN for a while.
+    health_checks: bool = True
     check_interval_ms: int = 1000
     check_rise: int = 1
     check_fall: int = 2
@@ -79,10 +83,11 @@ def render_haproxy_config(
         f"    timeout connect {settings.connect_timeout_ms}ms",
         f"    timeout client {settings.client_timeout_ms}ms",
         f"    timeout server {settings.server_timeout_ms}ms",
-        f"    timeout check {settings.check_interval_ms}ms",
-        f"    default-server check inter {settings.check_interval_ms}ms"
-        f" rise {settings.check_rise} fall {settings.check_fall}",
     ]
+    if settings.health_checks:
+        lines += [f"    timeout check {settings.check_interval_ms}ms",
+                  f"    default-server check inter {settings.check_interval_ms}ms"
+                  f" rise {settings.check_rise} fall {settings.check_fall}"]
     if settings.server_state_file:
         lines.append("    load-server-state-from-file global")
     for port in plan.ports:
