@@ -163,7 +163,10 @@ class Parsed:
 
 def parse_objects(docs: list[Document]) -> list[Parsed]:
     """Typed objects for every document; one ValidationFailed listing every problem."""
-    from orchestrator import kinds  # noqa: F401  (registers the parsers)
+    from orchestrator.calico import models  # noqa: F401  (registers Calico's kinds)
+
+    if any(group_of(d.api_version) != models.GROUP for d in docs):
+        from orchestrator import kinds  # noqa: F401  (registers every kind; loaded only when needed)
 
     problems: list[Problem] = []
     out: list[Parsed] = []

@@ -22,8 +22,6 @@ from orchestrator.bird.config import BastionConfig
 from orchestrator.calico.speakers import SpeakerConfig
 from orchestrator.cluster import ClusterPlan
 from orchestrator.engines import KernelRoute, Progress, SyncReport
-from orchestrator.engines.controllers import Controllers
-from orchestrator.engines.pods import PodPlane
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, ns_name, run_dir
 from orchestrator.teardown import teardown
@@ -198,6 +196,8 @@ class NetnsEngine:
 
     def apply(self, plan: ClusterPlan) -> SyncReport:
         speakers = self.apply_speakers(plan.speakers)
+        from orchestrator.engines.controllers import Controllers  # the k8s plane loads on first use
+
         report = Controllers(self).sync(plan)
         report.speakers = speakers
         return report
@@ -206,11 +206,16 @@ class NetnsEngine:
         from orchestrator.cluster import Store
         from orchestrator.k8s import api
 
+        from orchestrator.engines.controllers import Controllers
+
         found = api.views(api.kind_of(kind), Store(self.topo.name).load(), Controllers(self).allocations())
         return [v.body for v in api.select(found, None, namespace)]
 
     def gateway_backend_sessions(self) -> int | None:
         """Connections the gateway proxies have passed to backends (None: no proxy answers)."""
+        from orchestrator.engines.controllers import Controllers
+        from orchestrator.engines.pods import PodPlane
+
         ctl = Controllers(self)
         plane = PodPlane(self, [])
         counts = [plane.backend_sessions(p) for p in ctl.pods() if p.role == "gateway"]

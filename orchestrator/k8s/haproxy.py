@@ -78,6 +78,7 @@ def render_haproxy_config(
         "",
         "defaults",
         "    mode tcp",
+        "    option splice-auto",  # bytes pass through the kernel (splice), never copied to user space
         "    log global",
         "    balance roundrobin",
         f"    timeout connect {settings.connect_timeout_ms}ms",
