@@ -18,9 +18,10 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from orchestrator import lab
+    from orchestrator.bird import abbrev
 
     running = lab.open_lab(args.topo, args.lab)
     node = running.topo.node(args.node).name
-    out = running.engine.birdc_output(node, " ".join(args.command) or "show status")
+    out = running.engine.birdc_output(node, abbrev.expand(" ".join(args.command) or "show status"))
     sys.stdout.write(out.text)
     return out.status
