@@ -1,0 +1,95 @@
+"""What the controllers make of the workshop's objects, computed without touching anything."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+
+from orchestrator import PROJECT_ROOT, cluster, manifests, pki, topology
+from orchestrator.engines.controllers import objects_of
+from orchestrator.k8s import kube_proxy
+from orchestrator.k8s.world import Allocations, World, compute
+from orchestrator.manifests import Document
+
+TOPO = topology.load(PROJECT_ROOT / "topology.clab.yml")
+M = PROJECT_ROOT / "lab" / "manifests"
+SERVICES = IPv4Network("10.96.0.0/16")
+CA = pki.make_ca()
+LEAF = pki.make_leaf(CA)
+SECRET = Document("secret", 0, dict(pki.tls_secret("server-certs", LEAF.cert_pem, LEAF.key_pem)))
+
+
+def world(docs: list[Document], alloc: Allocations) -> World:
+    plan = cluster.plan(TOPO, [], cluster.base_documents() + docs)
+    blocks = {n: s.blocks[0] for n, s in plan.speakers.items()}
+    return compute(TOPO, objects_of(plan), blocks, alloc, SERVICES, "2026-01-01T00:00:00Z")
+
+
+def workshop(step5: bool = True) -> list[Document]:
+    docs = [SECRET] + manifests.read_documents([M / "app", M / "gateway"])
+    if step5:
+        for d in docs:
+            if d.kind == "Gateway":
+                d.body["spec"]["listeners"].append({"name": "tls", "protocol": "TLS", "port": 6443,
+                                                    "hostname": "passthrough.example.com",
+                                                    "tls": {"mode": "Passthrough"}})
+    return docs
+
+
+def test_pods_addresses_and_gateway() -> None:
+    alloc = Allocations()
+    w = world(workshop(), alloc)
+    echo = [p for p in w.pods.values() if p.role == "echo"]
+    gw = [p for p in w.pods.values() if p.role == "gateway"]
+    assert len(echo) == 1 and len(gw) == 1
+    assert echo[0].name.startswith("passthrough-echoserver-") and echo[0].env["POD_NAME"] == echo[0].name
+    assert echo[0].node in ("calico-worker", "calico-worker2")  # the control plane is tainted
+    assert gw[0].namespace == "tigera-gateway" and gw[0].node != echo[0].node  # spread over the workers
+    block = {"calico-worker": IPv4Network("10.50.0.16/28"), "calico-worker2": IPv4Network("10.50.0.32/28")}
+    assert IPv4Address(echo[0].ip) in block[echo[0].node]
+    lb = [s for s in w.services.values() if s.type == "LoadBalancer"]
+    assert len(lb) == 1 and IPv4Address(lb[0].lb_ip) in IPv4Network("10.10.10.0/26")
+    assert IPv4Address(w.services["default/passthrough-echoserver"].cluster_ip) in SERVICES
+    # Nothing is ready yet: no endpoints; a gateway that is not ready is not Programmed.
+    assert w.services["default/passthrough-echoserver"].endpoints == {443: ()}
+    status = w.result.gateways[next(iter(w.result.gateways))] if w.result else None
+    assert status is not None and status.addresses == (lb[0].lb_ip,)
+
+
+def test_allocations_are_stable_and_endpoints_follow_readiness() -> None:
+    alloc = Allocations()
+    first = world(workshop(), alloc)
+    alloc.ready = sorted(first.pods)
+    again = world(workshop(), alloc)
+    assert set(again.pods) == set(first.pods)
+    eps = again.services["default/passthrough-echoserver"].endpoints[443]
+    echo = next(p for p in again.pods.values() if p.role == "echo")
+    assert [(e.ip, e.port) for e in eps] == [(echo.ip, 8443)]
+    plan = next(iter(again.gateways.values())).plan
+    assert plan is not None and [p.port for p in plan.ports] == [6443]
+
+
+def test_scale_spreads_and_keeps_running_pods() -> None:
+    alloc = Allocations()
+    first = world(workshop(), alloc)
+    docs = workshop()
+    for d in docs:
+        if d.kind == "Deployment":
+            d.body["spec"]["replicas"] = 3
+    scaled = world(docs, alloc)
+    echo = [p for p in scaled.pods.values() if p.role == "echo"]
+    assert len(echo) == 3 and {p.key for p in first.pods.values() if p.role == "echo"} <= {p.key for p in echo}
+    assert {p.node for p in echo} == {"calico-worker", "calico-worker2"}
+    assert len({p.ip for p in scaled.pods.values()}) == len(scaled.pods)
+
+
+def test_kube_proxy_rules() -> None:
+    alloc = Allocations()
+    first = world(workshop(), alloc)
+    alloc.ready = sorted(first.pods)
+    w = world(workshop(), alloc)
+    rules = kube_proxy.ruleset("10.0.1.12", list(w.services.values()))
+    lb = next(s for s in w.services.values() if s.lb_ip)
+    gw = next(p for p in w.pods.values() if p.role == "gateway")
+    assert f"ip daddr {lb.lb_ip} tcp dport 6443 counter dnat ip to {gw.ip}:6443" in rules
+    assert f"ip daddr {lb.lb_ip} tcp dport 80 counter reject" not in rules  # the proxy serves 80 too
+    assert "snat ip to 10.0.1.12" in rules
