@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Bench: nothing -> BGP verified, and teardown, for several lab sizes; medians of several runs.
+"""Bench: nothing -> BGP verified, and teardown, for several lab sizes; medians of several runs;
+optionally against a Mininet build of the same BGP lab (bench/mininet_bgp.py).
 
 Each run is the real CLI as a user runs it (`gwlab up --json`, then `gwlab down`), timed as a whole
 process from outside, with up's own phase split (validate, build, bgp established, filter push,
@@ -46,7 +47,7 @@ def one_run(size: int, topo: Path, pool: Path) -> dict[str, float]:
     lab = f"bench-{size}"
     gwlab("down", "--lab", lab)
     t = time.perf_counter()
-    up = gwlab("up", "--lab", lab, "-t", str(topo), "-f", str(pool), "--json")
+    up = gwlab("up", "--lab", lab, "-t", str(topo), "-f", str(pool), "--bgp-only", "--json")
     total = time.perf_counter() - t
     try:
         result = json.loads(up.stdout)
@@ -64,20 +65,51 @@ def one_run(size: int, topo: Path, pool: Path) -> dict[str, float]:
             "down (whole command)": teardown}
 
 
-def mininet_run(size: int, work: Path) -> dict[str, float]:
-    script = ROOT / "bench" / "mininet_bgp.py"
-    out = subprocess.run(["/usr/bin/python3", str(script), "--nodes", str(size), "--work", str(work)],
+def mininet_spec(size: int, topo_path: Path, pool: Path, work: Path) -> Path:
+    """Configs rendered by gwlab's own templates, for the same lab built by Mininet."""
+    from dataclasses import replace
+    from ipaddress import IPv4Network
+
+    from orchestrator import cluster, topology
+    from orchestrator.bird.config import bastion_config
+
+    topo = topology.load(topo_path)
+    plan = cluster.plan(topo, [], cluster.base_documents([pool]))
+    d = work / f"mininet-{size}"
+    d.mkdir(exist_ok=True)
+    lb = IPv4Network("10.10.10.0/26")
+    bastion = replace(bastion_config(topo, str(d / "bastion.log"), "1", (IPv4Network("10.50.0.0/24"), lb)),
+                      interface="h0-eth0")
+    (d / "bastion.conf").write_text(bastion.render())
+    hosts = [{"name": "h0", "ip": str(topo.bastion.address), "config": str(d / "bastion.conf"),
+              "socket": str(d / "h0.ctl")}]
+    for i, node in enumerate(topo.k8s_nodes, start=1):
+        nd = d / f"h{i}"
+        nd.mkdir(exist_ok=True)
+        for name, text in plan.speakers[node.name].render(nd).items():
+            (nd / name).write_text(text)
+        hosts.append({"name": f"h{i}", "ip": str(node.address), "config": str(nd / "bird.cfg"),
+                      "socket": str(nd / "bird.ctl")})
+    spec = d / "spec.json"
+    spec.write_text(json.dumps({"hosts": hosts, "lb": str(lb), "nexthops": len(topo.k8s_nodes)}))
+    return spec
+
+
+def mininet_run(spec: Path) -> dict[str, float]:
+    t = time.perf_counter()
+    out = subprocess.run(["/usr/bin/python3", str(ROOT / "bench" / "mininet_bgp.py"), "--spec", str(spec)],
                          capture_output=True, text=True, timeout=300)
+    whole = time.perf_counter() - t
     if out.returncode != 0:
         raise SystemExit(f"mininet run failed:\n{out.stdout}\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {"whole command (build, verify, teardown)": whole, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
 def summarize(name: str, runs: list[dict[str, float]]) -> list[str]:
-    lines = [f"{name} ({len(runs)} runs)", f"  {'figure':<28} {'min':>8} {'median':>8} {'max':>8}"]
+    lines = [f"{name} ({len(runs)} runs)", f"  {'figure':<42} {'min':>8} {'median':>8} {'max':>8}"]
     for key in runs[0]:
         values = [r[key] for r in runs if key in r]
-        lines.append(f"  {key:<28} {min(values):8.3f} {statistics.median(values):8.3f} {max(values):8.3f}")
+        lines.append(f"  {key:<42} {min(values):8.3f} {statistics.median(values):8.3f} {max(values):8.3f}")
     return lines
 
 
@@ -100,7 +132,8 @@ def main() -> int:
             figures[f"gwlab netns, {size} nodes"] = runs
             report += summarize(f"gwlab netns engine, {size} nodes (seconds)", runs)
             if args.mininet:
-                mruns = [mininet_run(size, work) for _ in range(args.runs)]
+                spec = mininet_spec(size, topo, pool, work)
+                mruns = [mininet_run(spec) for _ in range(args.runs)]
                 figures[f"mininet, {size} nodes"] = mruns
                 report += summarize(f"Mininet build of the same BGP lab, {size} nodes (seconds)", mruns)
             print("\n".join(report[-(len(runs[0]) + 2) * (2 if args.mininet else 1):]), flush=True)
