@@ -6,8 +6,9 @@ VENV := .venv
 GWLAB := $(VENV)/bin/gwlab
 APT_PACKAGES := bird iproute2 nftables curl haproxy nghttp2-client tcpdump openssl python3-venv python3-pip ca-certificates
 BIRD2_PREFIX := $(CURDIR)/.deps/bird2
+ENGINE ?= netns
 
-.PHONY: deps lab up down clean status verify test test-unit test-lab bench typecheck
+.PHONY: deps lab up down clean status verify test test-unit test-lab bench bird-bench typecheck
 
 ## deps: install what is missing (Debian packages, BIRD 2 in a private prefix, the venv)
 deps: $(VENV)/.installed $(BIRD2_PREFIX)/usr/sbin/bird
@@ -30,8 +31,9 @@ $(BIRD2_PREFIX)/usr/sbin/bird: .deps/apt.stamp lab/install-bird2.sh
 	bash lab/install-bird2.sh $(BIRD2_PREFIX)
 
 ## lab: bring the whole lab up and prove it end to end (it stays up; `make down` removes it)
+## ENGINE=clab runs it on containerlab, kind and real Calico (see the README); the default is netns
 lab: deps
-	$(GWLAB) up
+	$(GWLAB) up --engine $(ENGINE)
 
 up: lab
 
@@ -61,3 +63,8 @@ typecheck: deps
 ## bench: medians of several runs (see bench/README.md)
 bench: deps
 	$(VENV)/bin/python bench/bench_up.py
+	$(MAKE) bird-bench
+
+## bird-bench: gwlab bird validate of the workshop's bird.conf, parse only and with the route-policy test
+bird-bench: deps
+	$(VENV)/bin/python bench/bench_bird.py
