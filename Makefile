@@ -60,9 +60,14 @@ test-lab: deps
 typecheck: deps
 	$(VENV)/bin/mypy
 
-## bench: medians of several runs (see bench/README.md)
+## bench: medians of several runs: BGP up/down at 3, 20, 50 nodes beside Mininet, the passthrough
+## path (up, gateway vs direct with h2load), bird validate (see the README's Benchmarks)
+BENCH_APT := mininet bridge-utils
 bench: deps
-	$(VENV)/bin/python bench/bench_up.py
+	@missing=$$(for p in $(BENCH_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	$(VENV)/bin/python bench/bench_up.py --mininet
+	$(VENV)/bin/python bench/bench_passthrough.py
 	$(MAKE) bird-bench
 
 ## bird-bench: gwlab bird validate of the workshop's bird.conf, parse only and with the route-policy test

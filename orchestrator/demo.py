@@ -116,13 +116,17 @@ class CurlResult:
     stderr: str
 
 
+def curl_argv(ca: Path, gateway: str, host: str = HOST, extra: list[str] | None = None,
+              url: str | None = None) -> list[str]:
+    """The workshop's curl (step 6), as run in the bastion."""
+    return ["curl", "-sS", "-v", "--max-time", "5", f"-HHost:{host}", "--resolve", f"{host}:{PORT}:{gateway}",
+            "--cacert", str(ca), *(extra or []), url or f"https://{host}:{PORT}/get"]
+
+
 def workshop_curl(lab: Lab, host: str = HOST, address: str | None = None, extra: list[str] | None = None,
                   url: str | None = None) -> CurlResult:
     """The workshop's test, run in the bastion's namespace (as the workshop curls from the bastion)."""
-    gw = address or gateway_address(lab)
-    ca = certificates(lab).ca_cert
-    argv = ["curl", "-sS", "-v", "--max-time", "5", f"-HHost:{host}", "--resolve", f"{host}:{PORT}:{gw}",
-            "--cacert", str(ca), *(extra or []), url or f"https://{host}:{PORT}/get"]
+    argv = curl_argv(certificates(lab).ca_cert, address or gateway_address(lab), host, extra, url)
     out = lab.engine.exec(lab.topo.bastion.name, argv, capture=True, timeout=15)
     stderr = out.stderr.decode(errors="replace")
     status = next((line[2:].strip() for line in stderr.splitlines() if line.startswith("< HTTP/")), "")

@@ -47,6 +47,9 @@ class Lab:
         return list(bgp.service_lb_ips) if bgp else []
 
     def blocks(self) -> dict[str, IPv4Network]:
+        observed = getattr(self.engine, "ipam_blocks", None)  # an engine whose IPAM is real Calico's
+        if observed is not None:
+            return dict(observed())
         return {node: s.blocks[0] for node, s in self.current_plan().speakers.items() if s.blocks}
 
     def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:
@@ -128,26 +131,31 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     topo = load_topology(path, name)
-    # Everything is validated before anything is created.
+    # Everything is validated, and the engine's prerequisites checked, before anything is created.
     plan = cluster.plan(topo, [], cluster.base_documents(manifests))
     lab_name = topo.name
+    state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird)
+    engine = get_engine(engine_name, topo, state)
+    engine.preflight()
     existing = LabState.load(lab_name)
     if existing is not None and is_running(existing):
-        raise AlreadyUp(f"lab {lab_name!r} is already up ({len(existing.namespaces)} namespaces); "
-                        f"`gwlab verify` checks it, `gwlab down` removes it")
+        raise AlreadyUp(f"lab {lab_name!r} is already up (engine {existing.engine}, {len(existing.namespaces)} "
+                        f"namespaces); `gwlab verify` checks it, `gwlab down` removes it")
     if existing is not None or any(lab_of_ns(n) == lab_name for n in netns.list_names()):
         progress(f"removing what an earlier, unfinished run of lab {lab_name!r} left behind")
-        from orchestrator.teardown import teardown
+        if existing is not None:
+            get_engine(existing.engine, topo, existing).down()
+        else:
+            from orchestrator.teardown import teardown
 
-        teardown(lab_name, existing)
+            teardown(lab_name, None)
     phases["validate"] = time.perf_counter() - t0
-    state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird)
     state.save()
-    lab = Lab(topo, state, get_engine(engine_name, topo, state))
+    lab = Lab(topo, state, engine)
     try:
         with _interruptible():
             t = time.perf_counter()
-            lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan.speakers, progress)
+            lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan, progress)
             cluster.Store(lab_name).save(plan.docs)
             for change in plan.changes:
                 if change.ignored:

@@ -14,13 +14,23 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator.engines.clab import leftovers
+    from orchestrator.errors import LabError
     from orchestrator.teardown import teardown
     from orchestrator.state import LabState, labs_on_host
 
-    labs = [args.lab] if args.lab else labs_on_host()
+    docker = leftovers.local_docker()  # None, quietly, when no Docker engine answers
+    labs = [args.lab] if args.lab else sorted(set(labs_on_host()) | leftovers.labs(docker))
     total = 0
+    failed = 0
     for name in labs:
-        removed = teardown(name, LabState.load(name))
+        state = LabState.load(name)
+        try:
+            removed = leftovers.clean(name, state, docker) + teardown(name, state)
+        except LabError as exc:
+            print(f"lab {name}: not removed: {exc}")
+            failed += 1
+            continue
         total += len(removed)
         if args.verbose:
             for item in removed:
@@ -28,4 +38,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"lab {name}: removed {len(removed)} items")
     if not labs:
         print("nothing of gwlab's on this host")
-    return 0
+    return 1 if failed else 0

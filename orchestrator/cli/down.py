@@ -11,6 +11,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("down", help="remove the lab")
     common(p)
     p.add_argument("-v", "--verbose", action="store_true", help="list what was removed")
+    p.add_argument("--engine", choices=["netns", "clab"],
+                   help="the engine that runs the lab (default: the one its state file records, else netns)")
     p.set_defaults(run=run)
 
 
@@ -21,7 +23,16 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.teardown import teardown
 
     name = args.lab or topology.load(args.topo or topology.DEFAULT_PATH).name
-    removed = teardown(name, LabState.load(name))
+    state = LabState.load(name)
+    engine = args.engine or (state.engine if state else "netns")
+    if engine == "netns":
+        removed = teardown(name, state)
+    else:
+        from orchestrator.engines import get_engine
+        from orchestrator.lab import load_topology
+
+        topo = load_topology(args.topo, name)
+        removed = get_engine(engine, topo, state or LabState(name, engine, str(topo.path.resolve()))).down()
     if args.verbose:
         for item in removed:
             print(f"removed {item}")

@@ -13,7 +13,10 @@ from orchestrator.cli import common
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("up", help="bring the lab up and verify it")
     common(p)
-    p.add_argument("--engine", default="netns", choices=["netns"], help="how to run it (default: netns)")
+    p.add_argument("--engine", default="netns", choices=["netns", "clab"],
+                   help="how to run it: netns (embedded, the default) or clab (containerlab, kind, real Calico)")
+    p.add_argument("--dry-run", action=_DryRun, nargs=0, default=False,
+                   help="print the clab engine's plan (steps, commands, manifests) in order; run nothing")
     p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
                    help="more manifests to apply at start (they replace the workshop's objects of the same name)")
     p.add_argument("--bastion-bird", default="1", choices=["1", "2"],
@@ -24,9 +27,29 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
+class _DryRun(argparse.Action):
+    """--dry-run runs nothing, so it needs no root."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        namespace.dry_run = True
+        namespace.needs_root = False
+
+
 def run(args: argparse.Namespace) -> int:
     from orchestrator import lab, report
 
+    if args.dry_run:
+        from orchestrator.errors import LabError
+
+        if args.engine != "clab":
+            raise LabError("--dry-run prints the containerlab engine's plan: use it with --engine clab "
+                           "(the netns engine's up is quick to run and `gwlab down` undoes it)")
+        from orchestrator.engines.clab import dryrun
+
+        sys.stdout.write(dryrun.render(args.topo, args.lab, args.bastion_bird, [Path(f) for f in args.filename],
+                                       demo_steps=not args.bgp_only))
+        return 0
     start = time.perf_counter()
 
     def progress(line: str) -> None:

@@ -9,7 +9,6 @@ from typing import Any, Callable, Protocol
 
 from orchestrator.bird.birdc import BirdcOutput, Reply
 from orchestrator.bird.config import BastionConfig
-from orchestrator.calico.speakers import SpeakerConfig
 from orchestrator.cluster import ClusterPlan
 from orchestrator.errors import LabError
 from orchestrator.state import LabState
@@ -48,8 +47,12 @@ class Engine(Protocol):
     topo: Topology
     state: LabState
 
-    def up(self, bastion: BastionConfig, speakers: dict[str, SpeakerConfig], progress: Progress) -> None:
-        """Create the nodes and links, start the bastion and the node speakers."""
+    def preflight(self) -> None:
+        """Raise LabError naming every missing prerequisite, before anything is made (local facts only)."""
+
+    def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
+        """Create the nodes and links, start the bastion and the node speakers, and make the cluster
+        hold the plan's objects (the workshop's Calico manifests)."""
 
     def down(self) -> list[str]:
         """Remove everything the lab made; returns what was removed. Idempotent."""
@@ -85,9 +88,16 @@ class Engine(Protocol):
         """The node's kernel routes for exactly `dst`."""
 
 
+ENGINES = ("netns", "clab")
+
+
 def get_engine(name: str, topo: Topology, state: LabState) -> Engine:
     if name == "netns":
         from orchestrator.engines.netns import NetnsEngine
 
         return NetnsEngine(topo, state)
-    raise LabError(f"unknown engine {name!r}: use netns")
+    if name == "clab":
+        from orchestrator.engines.clab.engine import ClabEngine
+
+        return ClabEngine(topo, state)
+    raise LabError(f"unknown engine {name!r}: use {' or '.join(ENGINES)}")

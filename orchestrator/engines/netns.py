@@ -159,7 +159,11 @@ class NetnsEngine:
         dialect = self.state.bastion_bird if name == self.topo.bastion.name else "1"
         self.start_bird(name, self.bird_config_file(name), dialect)
 
-    def up(self, bastion: BastionConfig, speakers: dict[str, SpeakerConfig], progress: Progress) -> None:
+    def preflight(self) -> None:
+        """Nothing to check ahead: `make deps` installs what this engine runs."""
+
+    def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
+        speakers = plan.speakers
         t = time.perf_counter()
         self.dir.mkdir(parents=True, exist_ok=True)
         started: list[procs.Proc] = []
