@@ -10,7 +10,7 @@ from importlib import import_module
 from orchestrator.errors import LabError, ValidationFailed
 
 VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird", "get", "delete", "patch",
-         "scale", "certs", "create")
+         "scale", "certs", "create", "capture", "trace")
 
 
 def common(parser: argparse.ArgumentParser) -> None:
@@ -43,4 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("gwlab: interrupted", file=sys.stderr)
-        return 130
+        # Exit at once, as a shell expects after Ctrl-C: what was started is already removed, and an
+        # interrupt noted inside a library's callback would otherwise make Python kill itself
+        # with SIGINT at shutdown (exit status -2 instead of 130).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)

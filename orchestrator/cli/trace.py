@@ -1,0 +1,65 @@
+"""gwlab trace WHAT: captures that prove a path while something happens.
+
+  gwlab trace bgp [--during 'CMD'] [--settle S] [--duration S] [-w FILE.pcap] [--json]
+
+Traces are subcommands registered in TRACES: `bgp` now; `passthrough` (client -> LoadBalancer IP ->
+node -> gateway pod -> echo pod, SNI and ALPN at each hop) joins it with the gateway plane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from orchestrator.cli import common
+
+
+def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("trace", help="capture while something happens and list what it did (bgp)")
+    traces = p.add_subparsers(dest="trace", metavar="WHAT", required=True)
+    for name, (helptext, adder) in TRACES.items():
+        t = traces.add_parser(name, help=helptext)
+        common(t)
+        adder(t)
+
+
+def _add_bgp(p: argparse.ArgumentParser) -> None:
+    p.description = ("Capture BGP on the bastion's segment interface while CMD runs (e.g. `gwlab bird restart "
+                     "worker1`; GWLAB_LAB is set to the lab), until BGP has been quiet for --settle seconds after "
+                     "it; then list per peer the UPDATEs (announced and withdrawn prefixes), session resets "
+                     "(NOTIFICATION, connection closed, new OPEN) and ROUTE-REFRESH. Without --during it runs "
+                     "until Ctrl-C or --duration.")
+    p.add_argument("--during", metavar="CMD", help="a shell command line to run while capturing")
+    p.add_argument("--settle", type=float, default=3.0, metavar="S",
+                   help="seconds of BGP quiet (KEEPALIVEs aside) after CMD before stopping (default 3)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds at most")
+    p.add_argument("-w", dest="write", type=Path, metavar="FILE.pcap", help="also write the capture to a pcap")
+    p.add_argument("--json", action="store_true", help="the trace as one JSON document")
+    p.set_defaults(run=run_bgp)
+
+
+# name -> (help, function adding its arguments and run). `passthrough` goes here with the gateway plane.
+TRACES = {"bgp": ("BGP on the bastion while a command runs: UPDATEs, withdrawals, resets per peer", _add_bgp)}
+
+
+def run_bgp(args: argparse.Namespace) -> int:
+    from orchestrator import lab
+    from orchestrator.capture import trace_bgp
+    from orchestrator.errors import LabError
+
+    if args.during is None and args.duration is None:
+        print("no --during command: capturing until Ctrl-C", file=sys.stderr, flush=True)
+    if args.settle < 0 or (args.duration is not None and args.duration <= 0):
+        raise LabError("--settle must be >= 0 and --duration > 0")
+    running = lab.open_lab(args.topo, args.lab)
+    echo = (lambda _: None) if args.json else (lambda text: print(f"  | {text}", file=sys.stderr, flush=True))
+    trace = trace_bgp.trace_bgp(running, args.during, args.settle, args.duration, args.write, echo)
+    if args.json:
+        print(json.dumps(trace_bgp.as_json(trace), indent=1))
+    else:
+        print("\n".join(trace_bgp.report(trace)))
+    if trace.command is not None and trace.command.exit_code not in (0, None):
+        return 1
+    return 0
