@@ -96,7 +96,7 @@ class Controllers:
                 plane.remove(previous[key])
                 report.removed.append(key)
         # A pod whose process died is started again, as the kubelet restarts a container.
-        for key, proc in running.items():
+        for key, proc in list(running.items()):
             if key in world.pods and not procs.alive(proc):
                 plane.remove(world.pods[key])
                 del running[key]

@@ -283,3 +283,23 @@ def test_unsupported_kind_and_field_are_clear_errors(lab_name: str, tmp_path: Pa
     assert out.returncode == 2
     assert "HTTPRoute" in out.stderr and "spec.colour" in out.stderr and str(bad) in out.stderr
     assert "service" not in gwlab("get", "--lab", lab_name, "svc", "-o", "name").stdout
+
+
+def test_a_dead_pod_process_is_restarted_on_the_next_sync(lab_name: str) -> None:
+    import os
+    import signal
+
+    gwlab("up", "--lab", lab_name)
+    state = json.loads((run_dir(lab_name) / "state.json").read_text())
+    echo = next(p for p in state["processes"] if p["role"].startswith("pod:default/passthrough-echoserver-"))
+    os.kill(echo["pid"], signal.SIGKILL)
+    status = json.loads(gwlab("status", "--lab", lab_name, "--json").stdout)[0]
+    deadline = time.monotonic() + 3
+    while echo["role"] not in status["down"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = json.loads(gwlab("status", "--lab", lab_name, "--json").stdout)[0]
+    assert echo["role"] in status["down"]
+    assert curl(lab_name).returncode != 0
+    gwlab("apply", "--lab", lab_name, "-f", str(PROJECT_ROOT / "lab/manifests/app"))
+    r = curl(lab_name)
+    assert r.returncode == 0 and json.loads(r.stdout)["pod"] == echo["role"].split("/")[-1]
