@@ -23,14 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, gwlab  # noqa: F401
+from benchlib import summarize as table
 GOALS = {"parse only": 0.3, "with route-policy test": 1.5}
 ROUTES = "10.10.10.0/26\n10.50.0.0/28 control1\n10.50.0.16/28 worker1\n10.50.0.32/28 worker2\n"
-
-
-def gwlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
 
 
 def timed(*args: str) -> dict[str, float]:
@@ -44,11 +40,7 @@ def timed(*args: str) -> dict[str, float]:
 
 
 def summarize(name: str, runs: list[dict[str, float]], goal: float | None) -> list[str]:
-    lines = [f"{name} ({len(runs)} runs" + (f", goal <= {goal} s)" if goal else ")"),
-             f"  {'figure':<22} {'min':>8} {'median':>8} {'max':>8}"]
-    for key in runs[0]:
-        values = [r[key] for r in runs if key in r]
-        lines.append(f"  {key:<22} {min(values):8.3f} {statistics.median(values):8.3f} {max(values):8.3f}")
+    lines = table(name + (f", goal <= {goal} s" if goal else ""), runs, width=22)
     if goal:
         median = statistics.median(r["whole command"] for r in runs)
         lines.append(f"  -> {'meets' if median <= goal else 'MISSES'} the goal ({median:.3f} s)")

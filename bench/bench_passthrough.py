@@ -23,7 +23,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import gwlab as _gwlab, summarize
+
+
+def gwlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return _gwlab(*args, check=check)
+
+
 HOST = "passthrough.example.com"
 LAB = "bench-pt"
 HANDSHAKE_CLIENT = r"""
@@ -39,14 +45,6 @@ for _ in range(n):
             times.append(time.perf_counter() - t)
 print(" ".join(f"{x:.6f}" for x in times))
 """
-
-
-def gwlab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
-    if check and out.returncode != 0:
-        raise SystemExit(f"gwlab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
-    return out
 
 
 def up_runs(runs: int) -> list[dict[str, float]]:
@@ -84,14 +82,6 @@ def handshakes(address: str, port: int, n: int) -> dict[str, float]:
                 str(port), str(n), str(ca))
     times = sorted(float(x) * 1000 for x in out.stdout.split())
     return {"p50 ms": times[len(times) // 2], "p99 ms": times[min(len(times) - 1, int(len(times) * 0.99))]}
-
-
-def summarize(title: str, runs: list[dict[str, float]]) -> list[str]:
-    lines = [f"{title} ({len(runs)} runs)", f"  {'figure':<44} {'min':>10} {'median':>10} {'max':>10}"]
-    for key in runs[0]:
-        values = [r[key] for r in runs]
-        lines.append(f"  {key:<44} {min(values):10.3f} {statistics.median(values):10.3f} {max(values):10.3f}")
-    return lines
 
 
 def main() -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from orchestrator import topology_gen  # noqa: E402
+
+from benchlib import gwlab, summarize  # noqa: E402
 
 # Enough IPAM blocks for 50 nodes: the workshop's /24 pod pool cut into /30 blocks (64 of them).
 BENCH_POOL = """apiVersion: projectcalico.org/v3
@@ -36,11 +37,6 @@ spec:
   nodeSelector: all()
   allowedUses: [Workload, Tunnel]
 """
-
-
-def gwlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
 
 
 def one_run(size: int, topo: Path, pool: Path) -> dict[str, float]:
@@ -103,14 +99,6 @@ def mininet_run(spec: Path) -> dict[str, float]:
     if out.returncode != 0:
         raise SystemExit(f"mininet run failed:\n{out.stdout}\n{out.stderr}")
     return {"whole command (build, verify, teardown)": whole, **json.loads(out.stdout.strip().splitlines()[-1])}
-
-
-def summarize(name: str, runs: list[dict[str, float]]) -> list[str]:
-    lines = [f"{name} ({len(runs)} runs)", f"  {'figure':<42} {'min':>8} {'median':>8} {'max':>8}"]
-    for key in runs[0]:
-        values = [r[key] for r in runs if key in r]
-        lines.append(f"  {key:<42} {min(values):8.3f} {statistics.median(values):8.3f} {max(values):8.3f}")
-    return lines
 
 
 def main() -> int:

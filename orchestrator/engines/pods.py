@@ -196,20 +196,27 @@ class PodPlane:
         finally:
             s.close()
 
-    def haproxy_servers(self, pod: PodSpec) -> dict[str, str] | None:
-        """backend/server -> UP|DOWN|MAINT from the stats socket; None when HAProxy does not answer."""
+    def _stats(self, pod: PodSpec, command: str) -> str | None:
+        """One command on the gateway pod's HAProxy stats socket; None when HAProxy does not answer."""
         try:
             with socket.socket(socket.AF_UNIX) as s:
                 s.settimeout(1)
                 s.connect(str(self.paths(pod).stats_socket))
-                s.sendall(b"show servers state\n")
+                s.sendall(command.encode() + b"\n")
                 data = b""
                 while chunk := s.recv(65536):
                     data += chunk
         except OSError:
             return None
+        return data.decode()
+
+    def haproxy_servers(self, pod: PodSpec) -> dict[str, str] | None:
+        """backend/server -> UP|DOWN from `show servers state`; None when HAProxy does not answer."""
+        data = self._stats(pod, "show servers state")
+        if data is None:
+            return None
         states: dict[str, str] = {}
-        for line in data.decode().splitlines()[2:]:
+        for line in data.splitlines()[2:]:
             cols = line.split()
             if len(cols) > 5:
                 states[f"{cols[1]}/{cols[3]}"] = {"0": "DOWN", "2": "UP", "3": "UP"}.get(cols[5], "DOWN")
@@ -217,17 +224,8 @@ class PodPlane:
 
     def backend_sessions(self, pod: PodSpec) -> int | None:
         """Connections HAProxy has passed to any backend server so far (`show stat`, column stot)."""
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(1)
-                s.connect(str(self.paths(pod).stats_socket))
-                s.sendall(b"show stat\n")
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-        except OSError:
-            return None
-        lines = data.decode().splitlines()
+        data = self._stats(pod, "show stat")
+        lines = data.splitlines() if data is not None else []
         if not lines or not lines[0].startswith("# "):
             return None
         cols = lines[0][2:].split(",")

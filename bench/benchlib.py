@@ -1,0 +1,27 @@
+"""What the bench scripts share: running the CLI as a user does, and min/median/max tables."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gwlab(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    if check and out.returncode != 0:
+        raise SystemExit(f"gwlab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def summarize(title: str, runs: list[dict[str, float]], width: int = 42) -> list[str]:
+    """A table of each figure's min, median and max over the runs (seconds unless named)."""
+    lines = [f"{title} ({len(runs)} runs)", f"  {'figure':<{width}} {'min':>10} {'median':>10} {'max':>10}"]
+    for key in runs[0]:
+        values = [r[key] for r in runs if key in r]
+        lines.append(f"  {key:<{width}} {min(values):10.3f} {statistics.median(values):10.3f} {max(values):10.3f}")
+    return lines
