@@ -1,9 +1,11 @@
 """gwlab trace WHAT: captures that prove a path while something happens.
 
   gwlab trace bgp [--during 'CMD'] [--settle S] [--duration S] [-w FILE.pcap] [--json]
+  gwlab trace passthrough [--sni HOST] [-w DIR] [--json]
 
-Traces are subcommands registered in TRACES: `bgp` now; `passthrough` (client -> LoadBalancer IP ->
-node -> gateway pod -> echo pod, SNI and ALPN at each hop) joins it with the gateway plane.
+Traces are subcommands registered in TRACES: `bgp` (BGP on the bastion while a command runs) and
+`passthrough` (the workshop's request from the bastion -> the node ECMP chose -> its DNAT -> the
+gateway pod -> the backend pod, the ClientHello compared on both legs).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from orchestrator.cli import common
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("trace", help="capture while something happens and list what it did (bgp)")
+    p = sub.add_parser("trace", help="capture while something happens and list what it did (bgp, passthrough)")
     traces = p.add_subparsers(dest="trace", metavar="WHAT", required=True)
     for name, (helptext, adder) in TRACES.items():
         t = traces.add_parser(name, help=helptext)
@@ -40,8 +42,27 @@ def _add_bgp(p: argparse.ArgumentParser) -> None:
     p.set_defaults(run=run_bgp)
 
 
-# name -> (help, function adding its arguments and run). `passthrough` goes here with the gateway plane.
-TRACES = {"bgp": ("BGP on the bastion while a command runs: UPDATEs, withdrawals, resets per peer", _add_bgp)}
+def _add_passthrough(p: argparse.ArgumentParser) -> None:
+    p.description = ("Send the workshop's request (its curl, from the bastion) while capturing on the bastion, every "
+                     "node's segment interface, the gateway pod and the backend pods; then show its path hop by hop "
+                     "(the node the bastion's ECMP route chose, the DNAT that matched, the gateway pod, the backend "
+                     "pod) and prove passthrough: the same ClientHello (random and SNI) on the client and backend "
+                     "legs, the backend's ServerHello and certificate at the client. With an SNI no TLSRoute takes "
+                     "(e.g. --sni unknown.example.com) it proves the opposite: refused at the gateway, nothing "
+                     "reached any backend. Exit 0 when the expected outcome holds, 1 otherwise.")
+    p.add_argument("--sni", metavar="HOST", help="the server name to ask for (default: the workshop's, "
+                   "passthrough.example.com); curl resolves it to the Gateway's address")
+    p.add_argument("-w", dest="write", type=Path, metavar="DIR", help="also write each capture to DIR/<point>.<iface>.pcap")
+    p.add_argument("--json", action="store_true", help="the trace as one JSON document")
+    p.set_defaults(run=run_passthrough)
+
+
+# name -> (help, function adding its arguments and run)
+TRACES = {
+    "bgp": ("BGP on the bastion while a command runs: UPDATEs, withdrawals, resets per peer", _add_bgp),
+    "passthrough": ("the workshop's request hop by hop: ECMP node, DNAT, gateway pod, backend pod; "
+                    "proves TLS passthrough (or the refusal of an unknown SNI)", _add_passthrough),
+}
 
 
 def run_bgp(args: argparse.Namespace) -> int:
@@ -63,3 +84,18 @@ def run_bgp(args: argparse.Namespace) -> int:
     if trace.command is not None and trace.command.exit_code not in (0, None):
         return 1
     return 0
+
+
+def run_passthrough(args: argparse.Namespace) -> int:
+    from orchestrator import lab
+    from orchestrator.capture import passthrough_report, trace_passthrough
+
+    running = lab.open_lab(args.topo, args.lab)
+    trace = trace_passthrough.trace_passthrough(running, args.sni, args.write)
+    if args.json:
+        print(json.dumps(passthrough_report.as_json(trace), indent=1))
+    else:
+        print("\n".join(passthrough_report.report(trace)))
+    if trace.outcome.interrupted:
+        return 130
+    return 0 if trace.ok else 1
