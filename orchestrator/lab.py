@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
@@ -105,13 +105,22 @@ def is_running(state: LabState) -> bool:
 
 
 @contextmanager
-def _interruptible() -> Iterator[None]:
-    """SIGTERM and SIGHUP during `up` unwind like Ctrl-C, so the rollback runs."""
-    def raise_interrupt(signum: int, _: FrameType | None) -> None:
+def _interruptible() -> Iterator[Callable[[], None]]:
+    """Ctrl-C, SIGTERM and SIGHUP during `up` unwind, so the rollback runs. A signal is remembered
+    as well as raised: Python drops a KeyboardInterrupt raised inside some callbacks (an import
+    lock's weakref callback, seen here), so `up` checks again between its steps (the checkpoint)."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        received.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
-    old = {s: signal.signal(s, raise_interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+    def checkpoint() -> None:
+        if received:
+            raise KeyboardInterrupt(f"signal {received[0]}")
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        yield
+        yield checkpoint
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
@@ -153,9 +162,13 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
     state.save()
     lab = Lab(topo, state, engine)
     try:
-        with _interruptible():
+        with _interruptible() as checkpoint:
+            def step(line: str) -> None:
+                checkpoint()
+                progress(line)
             t = time.perf_counter()
-            lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan, progress)
+            lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan, step)
+            checkpoint()
             cluster.Store(lab_name).save(plan.docs)
             for change in plan.changes:
                 if change.ignored:
@@ -167,9 +180,11 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
                 from orchestrator import demo as workshop
 
                 t = time.perf_counter()
-                workshop.run(lab, progress)
+                workshop.run(lab, step)
                 phases["demo steps 1-5"] = time.perf_counter() - t
-            _establish_and_push(lab, report, progress)
+            checkpoint()
+            _establish_and_push(lab, report, step)
+            checkpoint()
             state.phase = "up"
             state.save()
     except BaseException:
