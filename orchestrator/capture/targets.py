@@ -48,7 +48,7 @@ def interfaces(ns: str) -> tuple[str, ...]:
 
 def addresses(ns: str) -> list[str]:
     """The IPv4 addresses configured inside a namespace (lo excluded)."""
-    from pyroute2 import IPRoute
+    from orchestrator.rtnl import IPRoute
 
     with netns.inside(ns):
         with IPRoute() as ipr:

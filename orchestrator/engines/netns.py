@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, Callable
 
-from pyroute2 import IPRoute
+from orchestrator.rtnl import IPRoute
 
 from orchestrator import neighbours, netns, procs
 from orchestrator.bird import binaries

@@ -20,7 +20,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyroute2 import IPRoute
+from orchestrator.rtnl import IPRoute
 
 from orchestrator import neighbours, netns, procs
 from orchestrator.errors import LabError
