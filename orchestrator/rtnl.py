@@ -27,6 +27,10 @@ def _iproute_class() -> Any:
             package.__file__ = spec.origin
 
             def complete(name: str) -> Any:
+                # `from pyroute2 import config` asks for the attribute before importing the
+                # submodule: a submodule is imported as such, only other names need the whole init.
+                if not name.startswith("__") and importlib.util.find_spec(f"pyroute2.{name}") is not None:
+                    return importlib.import_module(f"pyroute2.{name}")
                 delattr(package, "__getattr__")
                 if spec.origin:
                     with open(spec.origin) as init:
