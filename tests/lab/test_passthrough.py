@@ -13,6 +13,8 @@ import pytest
 from orchestrator import PROJECT_ROOT, netns
 from orchestrator.state import lab_of_ns, run_dir
 
+from tests.workshop_texts import STEP5_PATCH
+
 from .helpers import gwlab, leftovers
 
 pytestmark = pytest.mark.lab
@@ -115,18 +117,8 @@ def test_workshop_steps_by_hand_and_step5_patch_on_a_running_gateway(lab_name: s
     assert route_condition(lab_name, "tls-passthrough", "Accepted") == ("False", "NotAllowedByListeners")
     assert curl(lab_name).returncode != 0  # the Gateway has no TLS listener yet
     # Demo step 5, exactly as the workshop writes it.
-    patch = """
-    - op: add
-      path: /spec/listeners/-
-      value:
-        name: tls
-        protocol: TLS
-        hostname: passthrough.example.com
-        port: 6443
-        tls:
-          mode: Passthrough
-    """
-    out = gwlab("patch", "--lab", lab_name, "gateway", "tls-passthrough-gateway", "--type=json", "--patch", patch)
+    out = gwlab("patch", "--lab", lab_name, "gateway", "tls-passthrough-gateway", "--type=json",
+                "--patch", STEP5_PATCH)
     assert "gateway.gateway.networking.k8s.io/tls-passthrough-gateway patched" in out.stdout
     assert route_condition(lab_name, "tls-passthrough", "Accepted") == ("True", "Accepted")
     attached = gwlab("get", "--lab", lab_name, "gateway", "tls-passthrough-gateway", "-o",
@@ -222,6 +214,7 @@ spec:
   ports: [{port: 443, targetPort: 8443}]
   selector: {run: nothing}
 """
+
 
 GRANT = """
 apiVersion: gateway.networking.k8s.io/v1beta1

@@ -16,38 +16,7 @@ from orchestrator.k8s.gateway_model import (
     hostname_problem,
     parse_gateway_object,
 )
-
-STEP3_GATEWAY = """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: tls-passthrough-gateway
-spec:
-  gatewayClassName: tigera-gateway-class
-  listeners:
-    - name: http
-      protocol: HTTP
-      port: 80
-"""
-
-STEP4_ROUTE = """\
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata:
-  name: tls-passthrough
-spec:
-  parentRefs:
-    - name: tls-passthrough-gateway
-  hostnames:
-    - "passthrough.example.com"
-  rules:
-    - backendRefs:
-        - group: ""
-          kind: Service
-          name: passthrough-echoserver
-          port: 443
-          weight: 1
-"""
+from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE
 
 
 def doc(text: str) -> dict[str, Any]:

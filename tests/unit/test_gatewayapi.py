@@ -26,11 +26,14 @@ from orchestrator.k8s.gatewayapi import (
 )
 from orchestrator.k8s.jsonpatch import apply_patch_text
 from orchestrator.k8s.jsonpath import jsonpath
+from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE, STEP5_PATCH
+
 
 NOW = "2025-08-04T15:20:00Z"
 GW = ObjKey("default", "tls-passthrough-gateway")
 ROUTE = ObjKey("default", "tls-passthrough")
 ECHO = ServiceInfo("default", "passthrough-echoserver", (443,))
+
 
 GATEWAY_CLASS = f"""\
 apiVersion: gateway.networking.k8s.io/v1
@@ -40,50 +43,6 @@ metadata:
 spec:
   controllerName: {CONTROLLER_NAME}
 """
-
-STEP3_GATEWAY = """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: tls-passthrough-gateway
-spec:
-  gatewayClassName: tigera-gateway-class
-  listeners:
-    - name: http
-      protocol: HTTP
-      port: 80
-"""
-
-STEP4_ROUTE = """\
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata:
-  name: tls-passthrough
-spec:
-  parentRefs:
-    - name: tls-passthrough-gateway
-  hostnames:
-    - "passthrough.example.com"
-  rules:
-    - backendRefs:
-        - group: ""
-          kind: Service
-          name: passthrough-echoserver
-          port: 443
-          weight: 1
-"""
-
-STEP5_PATCH = """
-    - op: add
-      path: /spec/listeners/-
-      value:
-        name: tls
-        protocol: TLS
-        hostname: passthrough.example.com
-        port: 6443
-        tls:
-          mode: Passthrough
-    """
 
 
 def load(text: str) -> Any:

@@ -14,33 +14,7 @@ from orchestrator.k8s.jsonpatch import (
     parse_patch,
     split_pointer,
 )
-
-STEP3_GATEWAY = """\
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: tls-passthrough-gateway
-spec:
-  gatewayClassName: tigera-gateway-class
-  listeners:
-    - name: http
-      protocol: HTTP
-      port: 80
-"""
-
-# Step 5's --patch argument exactly as the shell passes it: the text between the single quotes,
-# with its leading newline, its indentation and the spaces before the closing quote.
-STEP5_PATCH = """
-    - op: add
-      path: /spec/listeners/-
-      value:
-        name: tls
-        protocol: TLS
-        hostname: passthrough.example.com
-        port: 6443
-        tls:
-          mode: Passthrough
-    """
+from tests.workshop_texts import STEP3_GATEWAY, STEP5_PATCH
 
 
 def test_workshop_step5_patch_adds_the_tls_listener_to_the_step3_gateway() -> None:
