@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, gwlab  # noqa: F401
+from benchlib import gwlab
 from benchlib import summarize as table
 GOALS = {"parse only": 0.3, "with route-policy test": 1.5}
 ROUTES = "10.10.10.0/26\n10.50.0.0/28 control1\n10.50.0.16/28 worker1\n10.50.0.32/28 worker2\n"

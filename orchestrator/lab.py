@@ -13,7 +13,6 @@ from types import FrameType
 
 from orchestrator import bastion, checks, cluster, netns, procs, topology
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, BastionConfig, bastion_config
-from orchestrator.calico.models import BGPConfiguration
 from orchestrator.engines import Engine, Progress, SyncReport, get_engine
 from orchestrator.errors import LabError
 from orchestrator.manifests import Document
@@ -233,8 +232,3 @@ def _filtered_check(topo: topology.Topology, prefix: IPv4Network) -> checks.Chec
         via = {IPv4Address(p.gateway) for p in route.paths if p.gateway} if route else set()
         return nodes <= via, f"filtered from {len(via)} nodes"
     return checks.Check(f"{prefix} filtered", "bastion: show route filtered", "from every node", evaluate)
-
-
-def bgp_config(lab: Lab) -> BGPConfiguration | None:
-    plan = cluster.plan(lab.topo, cluster.Store(lab.topo.name).load())
-    return cluster.calico_objects(plan.parsed).bgp

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.errors import Problem, ValidationFailed
+from orchestrator.errors import LabError, Problem, ValidationFailed
 
 SUPPORTED_KINDS = ("linux", "k8s-kind", "ext-container", "bridge")
 LAB_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
@@ -68,8 +68,6 @@ class Topology:
             if name in (node.name, node.bgp_name):
                 return node
         known = ", ".join(n.name + (f" ({n.bgp_name})" if n.bgp_name else "") for n in self.routers)
-        from orchestrator.errors import LabError
-
         raise LabError(f"no node {name!r} in lab {self.name!r}; nodes are: {known}")
 
     def with_name(self, name: str) -> Topology:

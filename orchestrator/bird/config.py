@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from orchestrator import templates
@@ -29,9 +29,6 @@ class BastionConfig:
     accepted: tuple[IPv4Network, ...]
     log_file: str
     dialect: str = "1"
-
-    def with_accepted(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
-        return replace(self, accepted=accepted)
 
     def render(self) -> str:
         return templates.render(TEMPLATES[self.dialect], router_id=self.router_id, asn=self.asn,

@@ -12,7 +12,6 @@ import hashlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass

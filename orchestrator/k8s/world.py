@@ -24,7 +24,6 @@ from orchestrator.topology import Topology
 
 GATEWAY_CLASS = "tigera-gateway-class"
 GATEWAY_NAMESPACE = "tigera-gateway"
-GATEWAY_PROXY_IMAGE = "haproxy (standing in for envoy)"
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for generated names
 
 

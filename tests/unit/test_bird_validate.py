@@ -16,7 +16,6 @@ from orchestrator.bird.policy import FedRoute, Feeder, PolicyRun, SessionOutcome
 from orchestrator.bird.validate import (
     EXIT_ERRORS,
     EXIT_OK,
-    EXIT_WARNINGS,
     Diagnostic,
     Target,
     _findings,
