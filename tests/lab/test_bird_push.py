@@ -6,8 +6,10 @@ the filter edited as data, and validation outside any lab."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
@@ -49,10 +51,38 @@ def bastion(lab_name: str, dialect: str) -> Iterator[Path]:
     yield run_dir(lab_name) / "bastion" / "bird.conf"
 
 
-def router(lab_name: str) -> tuple[str, str]:
-    """What the bastion says: `show protocols` and `show route all` (with their timestamps)."""
-    return (gwlab("birdc", "--lab", lab_name, "bastion", "show", "protocols").stdout,
-            gwlab("birdc", "--lab", lab_name, "bastion", "show", "route", "all").stdout)
+@dataclass(frozen=True)
+class RouterView:
+    """What the bastion says: `show protocols` and `show route all`, timestamps included.
+
+    Equal when the texts match with every timestamp within 5 ms: BIRD 2 prints milliseconds, and
+    the same event's time can read 1 ms apart on two reads (it is derived from the current time).
+    A session reset or a route change moves a timestamp by far more, or changes the text."""
+
+    text: str
+    times: tuple[float, ...]
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, RouterView) and self.text == other.text
+                and all(abs(a - b) <= 0.005 for a, b in zip(self.times, other.times)))
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+STAMP = re.compile(r"(\d\d):(\d\d):(\d\d)(\.\d+)?")
+
+
+def protocols(lab_name: str) -> str:
+    return gwlab("birdc", "--lab", lab_name, "bastion", "show", "protocols").stdout
+
+
+def router(lab_name: str) -> RouterView:
+    text = (protocols(lab_name)
+            + gwlab("birdc", "--lab", lab_name, "bastion", "show", "route", "all").stdout)
+    times = tuple(int(h) * 3600 + int(m) * 60 + int(sec) + float(frac or 0)
+                  for h, m, sec, frac in STAMP.findall(text))
+    return RouterView(STAMP.sub("HH:MM:SS", text), times)
 
 
 def bird_pid(lab_name: str) -> int:
@@ -141,7 +171,7 @@ def test_good_filter_change_is_confirmed_without_resetting_sessions(lab_name: st
                                                                     tmp_path: Path) -> None:
     import time
 
-    protocols_before = parse.parse_protocols(router(lab_name)[0])
+    protocols_before = parse.parse_protocols(protocols(lab_name))
     time.sleep(1.1)  # a session re-made now would show another `since`
     cand = tmp_path / "good.conf"
     cand.write_text(bastion.read_text().replace(
@@ -155,7 +185,7 @@ def test_good_filter_change_is_confirmed_without_resetting_sessions(lab_name: st
     route = lb_route(lab_name)
     assert route and {p.gateway for p in route.paths} == set(NODES.values())
     assert all(p.attributes and p.attributes.local_pref == 200 for p in route.paths)  # the new filter runs
-    after = {p.name: p for p in parse.parse_protocols(router(lab_name)[0])}
+    after = {p.name: p for p in parse.parse_protocols(protocols(lab_name))}
     for p in protocols_before:
         if p.proto == "BGP":
             assert after[p.name].since == p.since and after[p.name].established, (p, after[p.name])
