@@ -34,7 +34,8 @@ class Change:
     def line(self) -> str:
         group = manifests.group_of(self.doc.api_version)
         kind = self.doc.kind.lower() + (f".{group}" if group else "")
-        text = f"{kind}/{self.doc.name} {self.verb}"
+        # kubectl's words: `kind/name created|configured|unchanged`, but `kind "name" deleted`.
+        text = f'{kind} "{self.doc.name}" deleted' if self.verb == "deleted" else f"{kind}/{self.doc.name} {self.verb}"
         if self.ignored:
             text += f" (accepted but not modelled, ignored: {', '.join(self.ignored)})"
         return text

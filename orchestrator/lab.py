@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -15,8 +15,8 @@ from orchestrator import bastion, checks, cluster, netns, procs, topology
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, BastionConfig, bastion_config
 from orchestrator.engines import Engine, Progress, SyncReport, get_engine
 from orchestrator.errors import LabError
-from orchestrator.manifests import Document
-from orchestrator.state import LabState, lab_of_ns, run_dir
+from orchestrator.manifests import Document, read_documents
+from orchestrator.state import LabState, changing, lab_of_ns, run_dir
 
 DEFAULT_TOPOLOGY = topology.DEFAULT_PATH
 ESTABLISH_WAIT = 20.0  # seconds up waits for sessions and routes before it reports failure
@@ -53,10 +53,11 @@ class Lab:
 
     def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:
         """Validate the change whole, store it, then let the speakers and controllers catch up."""
-        store = cluster.Store(self.topo.name)
-        plan = cluster.plan(self.topo, store.load(), docs, deleted or [])
-        store.save(plan.docs)
-        return ApplyResult(plan.changes, self.engine.apply(plan))
+        with changing():
+            store = cluster.Store(self.topo.name)
+            plan = cluster.plan(self.topo, store.load(), docs, deleted or [])
+            store.save(plan.docs)
+            return ApplyResult(plan.changes, self.engine.apply(plan))
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
         return bastion_config(self.topo, str(run_dir(self.topo.name) / self.topo.bastion.name / "bird.log"),
@@ -136,6 +137,12 @@ class UpReport:
 def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
        bastion_bird: str = "1", progress: Progress = lambda _: None,
        manifests: list[Path] | None = None, demo: bool = True) -> UpReport:
+    with changing():
+        return _up(path, name, engine_name, bastion_bird, progress, manifests, demo)
+
+
+def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bird: str, progress: Progress,
+        manifests: list[Path] | None, demo: bool) -> UpReport:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     topo = load_topology(path, name)
@@ -181,14 +188,20 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
                 t = time.perf_counter()
                 workshop.run(lab, step)
                 phases["demo steps 1-5"] = time.perf_counter() - t
+            if manifests:
+                # The user's manifests come last, over the workshop's objects of the same name, and
+                # whatever they hold besides Calico's kinds is reconciled like any `gwlab apply`.
+                for line in lab.apply(read_documents(manifests)).lines():
+                    step(line)
             checkpoint()
             _establish_and_push(lab, report, step)
             checkpoint()
             state.phase = "up"
             state.save()
     except BaseException:
-        progress(f"up did not finish: removing lab {lab_name!r}")
-        lab.engine.down()
+        lab.engine.down()  # first: telling the user must not stand in the way (a closed pipe, SIGHUP)
+        with suppress(OSError):
+            progress(f"up did not finish: removed lab {lab_name!r}")
         raise
     phases["total"] = time.perf_counter() - t0
     return report

@@ -7,12 +7,18 @@ a crash or Ctrl-C knows of everything that may exist; `clean` also finds our nam
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import LabError
 from orchestrator.procs import Proc
 
 NS_PREFIX = "gwlab-"
@@ -29,8 +35,54 @@ def lab_of_ns(name: str) -> str | None:
     return name[len(NS_PREFIX):].split(".", 1)[0]
 
 
+# A lab's name becomes part of paths and namespace names: nothing else is ever accepted.
+LAB_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
+
+
+def check_lab_name(lab: str) -> str:
+    if not LAB_NAME.match(lab):
+        raise LabError(f"{lab!r} is not a lab name: use 1-24 lowercase letters, digits and '-', "
+                       "starting and ending with a letter or digit")
+    return lab
+
+
+_lock_depth = 0
+_lock_fd = -1
+
+
+@contextmanager
+def changing(wait: float = 120.0) -> Iterator[None]:
+    """One gwlab command changes labs on this host at a time (`up`, `apply` and what calls it,
+    `down`, `clean`): two at once would overwrite each other's state. The lock is an flock on
+    the run root itself, so it leaves no file behind; nested uses in one process share it."""
+    global _lock_depth, _lock_fd
+    if _lock_depth == 0:
+        RUN_ROOT.mkdir(parents=True, exist_ok=True)
+        fd = os.open(RUN_ROOT, os.O_RDONLY)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LabError(f"another gwlab command has been changing a lab on this host for {wait:.0f} s; "
+                                   "try again when it is done") from None
+                time.sleep(0.05)
+        _lock_fd = fd
+    _lock_depth += 1
+    try:
+        yield
+    finally:
+        _lock_depth -= 1
+        if _lock_depth == 0:
+            os.close(_lock_fd)  # closing the descriptor releases the flock
+            _lock_fd = -1
+
+
 def run_dir(lab: str) -> Path:
-    return RUN_ROOT / lab
+    return RUN_ROOT / check_lab_name(lab)
 
 
 @dataclass
@@ -38,7 +90,7 @@ class LabState:
     lab: str
     engine: str
     topology: str
-    phase: str = "starting"  # starting -> up; "failed" when up gave up
+    phase: str = "starting"  # starting -> up (a lab left in "starting" is what a crash left behind)
     namespaces: list[str] = field(default_factory=list)
     processes: list[Proc] = field(default_factory=list)
     bastion_bird: str = "1"  # the BIRD dialect the bastion runs
@@ -88,4 +140,4 @@ def labs_on_host() -> list[str]:
 
     labs = {p.name for p in RUN_ROOT.iterdir() if p.is_dir()} if RUN_ROOT.is_dir() else set()
     labs |= {lab for n in netns.list_names() if (lab := lab_of_ns(n))}
-    return sorted(labs)
+    return sorted(lab for lab in labs if LAB_NAME.match(lab))

@@ -19,7 +19,7 @@ import yaml
 from orchestrator.errors import LabError, Problem, ValidationFailed
 
 SUPPORTED_KINDS = ("linux", "k8s-kind", "ext-container", "bridge")
-LAB_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
+from orchestrator.state import LAB_NAME  # noqa: E402
 KIND_NODE = re.compile(r"^(?P<cluster>.+)-(?P<role>control-plane|worker)(?P<index>[0-9]*)$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 DEFAULT_ASN = 64512

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 
 from orchestrator.calico.models import IPPool
 from orchestrator.errors import Problem, ValidationFailed
@@ -31,12 +31,3 @@ def assign_blocks(nodes: list[str], pools: list[IPPool], where: str) -> dict[str
             f"{len(nodes)} nodes need {len(nodes)} blocks but the workload pools hold {total}",
             "use a larger pool cidr or a larger blockSize number (smaller blocks), or fewer nodes")])
     return dict(zip(nodes, blocks))
-
-
-def pod_address(block: IPv4Network, taken: set[IPv4Address]) -> IPv4Address:
-    """The lowest free address of a node's block (Calico hands out every address, network one included)."""
-    for addr in block:
-        if addr not in taken:
-            return addr
-    raise ValidationFailed([Problem("IPAM", f"block {block}", "no free address left",
-                                    "scale down, or use a larger block (smaller blockSize)")])

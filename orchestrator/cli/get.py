@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(jsonpath.jsonpath(out[len("jsonpath="):], data))
     elif out in ("", "wide"):
         if not items:
-            print(f"No resources found in {args.namespace} namespace." if kind.namespaced else "No resources found")
+            print(f"No resources found in {args.namespace} namespace."
+                  if kind.namespaced and not args.all_namespaces else "No resources found")
             return 0
         head, rows = api.table(kind, items, wide=out == "wide", all_namespaces=args.all_namespaces)
         print(report.table(head, rows))

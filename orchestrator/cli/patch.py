@@ -40,6 +40,14 @@ def run(args: argparse.Namespace) -> int:
         raise LabError(f'{kind.aliases[0]} "{name}" not found in namespace {args.namespace}')
     text = Path(args.patch_file).read_text() if args.patch_file else args.patch
     body = jsonpatch.apply_patch(doc.body, jsonpatch.parse_patch(text))
+    for field, before, after in (("apiVersion", doc.body.get("apiVersion"), body.get("apiVersion")),
+                                 ("kind", doc.kind, body.get("kind")),
+                                 ("metadata.name", doc.name, (body.get("metadata") or {}).get("name")),
+                                 ("metadata.namespace", (doc.body.get("metadata") or {}).get("namespace"),
+                                  (body.get("metadata") or {}).get("namespace"))):
+        if before != after:
+            raise LabError(f"the patch changes {field} ({before!r} -> {after!r}): a patch cannot rename or move "
+                           "an object; apply a new one and delete the old")
     result = running.apply([Document(f"patch of {kind.aliases[0]}/{name}", 0, body)])
     changed = any(c.verb != "unchanged" for c in result.changes)
     group = f".{kind.group}" if kind.group else ""

@@ -26,12 +26,17 @@ class LabStatus:
 
 def run(args: argparse.Namespace) -> int:
     from orchestrator import netns, procs, report
-    from orchestrator.state import LabState, lab_of_ns, labs_on_host
+    from orchestrator.state import LabState, check_lab_name, lab_of_ns, labs_on_host, run_dir
+
+    if args.lab:
+        check_lab_name(args.lab)
 
     rows = []
     for name in [args.lab] if args.lab else labs_on_host():
         state = LabState.load(name)
         spaces = [n for n in netns.list_names() if lab_of_ns(n) == name]
+        if state is None and not spaces and args.lab is not None and not run_dir(name).exists():
+            continue
         if state is None:
             rows.append(LabStatus(name, "leftover (no state file)", "?", len(spaces), 0, 0, []))
             continue

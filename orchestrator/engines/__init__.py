@@ -32,11 +32,13 @@ class SyncReport:
     kube_proxy: list[str] = field(default_factory=list)
     reloaded: list[str] = field(default_factory=list)
     speakers: list[str] = field(default_factory=list)  # nodes whose BIRD was reconfigured in place
+    waiting: dict[str, str] = field(default_factory=dict)  # pod -> why it was not started
 
     def lines(self) -> list[str]:
         out = [f"BIRD reconfigured in place on {', '.join(self.speakers)}"] if self.speakers else []
         out += [f"pod/{p} created" for p in self.created] + [f"pod/{p} deleted" for p in self.removed]
-        out += [f"pod/{p} is not ready" for p in self.not_ready]
+        out += [f"pod/{p} is not ready" + (f" ({self.waiting[p]})" if p in self.waiting else "")
+                for p in self.not_ready]
         if self.reloaded:
             out.append("gateway proxy reloaded: " + ", ".join(self.reloaded))
         return out

@@ -66,9 +66,11 @@ class Controllers:
 
     def allocations(self) -> Allocations:
         try:
-            return Allocations(**json.loads(self.path.read_text()))
-        except (OSError, ValueError, TypeError):
+            raw = json.loads(self.path.read_text())
+        except (OSError, ValueError):
             return Allocations()
+        known = set(Allocations.__dataclass_fields__)
+        return Allocations(**{k: v for k, v in raw.items() if k in known})
 
     def _save(self, alloc: Allocations) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -90,17 +92,21 @@ class Controllers:
 
         previous = {p.key: p for p in alloc.pod_specs()}
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        self._save(alloc)  # pods about to be made are on record before they exist
         running = plane.existing()
         for key in sorted((set(running) | set(previous)) - set(world.pods)):
-            if key in previous:
-                plane.remove(previous[key])
-                report.removed.append(key)
+            plane.remove(key)
+            report.removed.append(key)
         # A pod whose process died is started again, as the kubelet restarts a container.
         for key, proc in list(running.items()):
             if key in world.pods and not procs.alive(proc):
-                plane.remove(world.pods[key])
+                plane.remove(key)
                 del running[key]
         new = [p for p in world.pods.values() if p.key not in running]
+        # A pod whose Secret does not exist waits for it (ContainerCreating), as on a cluster.
+        waiting = {p.key: plane.missing_secrets(p, world) for p in new if plane.missing_secrets(p, world)}
+        new = [p for p in new if p.key not in waiting]
+        report.waiting = {k: f"waiting for Secret {', '.join(v)}" for k, v in waiting.items()}
         backends = [p for p in new if p.role == "echo"]
         plane.create(backends, world)
         report.created += [p.key for p in backends]
@@ -140,7 +146,7 @@ class Controllers:
             ready = [p for p in pods if p.key in alloc.ready]
             new[f"Deployment/{dep.namespace}/{dep.name}"] = {
                 "replicas": len(pods), "readyReplicas": len(ready), "availableReplicas": len(ready),
-                "updatedReplicas": len(pods), "observedGeneration": 1}
+                "updatedReplicas": len(pods), "observedGeneration": dep.generation}
         for svc in world.services.values():
             status: dict[str, Any] = {"loadBalancer": {}}
             if svc.lb_ip:

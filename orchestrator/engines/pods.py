@@ -177,8 +177,8 @@ class PodPlane:
         text = self._render_haproxy(gw, world)
         if paths.haproxy_cfg.is_file() and paths.haproxy_cfg.read_text() == text:
             return False
-        haproxy.haproxy_check(text)
         paths.root.mkdir(parents=True, exist_ok=True)
+        haproxy.haproxy_check(text, directory=str(paths.root))
         tmp = paths.haproxy_cfg.with_suffix(".tmp")
         tmp.write_text(text)
         os.replace(tmp, paths.haproxy_cfg)
@@ -249,12 +249,14 @@ class PodPlane:
     def existing(self) -> dict[str, procs.Proc]:
         return {p.role[4:]: p for p in self.engine.state.processes if p.role.startswith("pod:")}
 
-    def remove(self, pod: PodSpec) -> None:
-        proc = self.engine.state.process(role(pod))
+    def remove(self, key: str) -> None:
+        """Stop a pod's process and remove its namespace (its veth and the node's /32 go with it)."""
+        namespace, name = key.split("/", 1)
+        proc = self.engine.state.process(f"pod:{key}")
         if proc:
             procs.stop([proc])
-            self.engine.state.drop_process(role(pod))
-        ns = pod_ns(self.lab, pod)
+            self.engine.state.drop_process(f"pod:{key}")
+        ns = ns_name(self.lab, f"pod-{name}")
         for pid in netns.pids_in([ns]):
             procs.kill_pids([pid])
         netns.remove(ns)
@@ -263,16 +265,23 @@ class PodPlane:
             self.engine.state.save()
         import shutil
 
-        shutil.rmtree(self.paths(pod).root, ignore_errors=True)
+        shutil.rmtree(self.engine.dir / "pods" / hashlib.sha1(key.encode()).hexdigest()[:12], ignore_errors=True)
 
     def create(self, pods: list[PodSpec], world: World) -> None:
         started = []
         try:
             for pod in pods:
-                self._wire(pod)
-                started.append(self._start(pod, world))
+                try:
+                    self._wire(pod)
+                    started.append(self._start(pod, world))
+                except BaseException:
+                    self.remove(pod.key)  # a half-made pod would hold its address and /32 route
+                    raise
         finally:
             self.engine.state.add_processes(started)
+
+    def missing_secrets(self, pod: PodSpec, world: World) -> list[str]:
+        return [s for s in pod.secret_mounts.values() if f"{pod.namespace}/{s}" not in world.secrets]
 
     def sync_kube_proxy(self, services: list[ServiceSpec]) -> list[str]:
         changed = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from typing import Any
 
 from orchestrator.errors import ValidationFailed
@@ -14,6 +16,7 @@ from orchestrator.manifests import Document, FieldReader, register
 
 META_FIELDS = {"name", "namespace", "labels", "annotations"}
 META_IGNORED = {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "generateName"}
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 ECHO_IMAGES = ("gcr.io/k8s-staging-gateway-api/echo-basic", "registry.k8s.io/gateway-api/echo-basic")
 
 
@@ -68,6 +71,7 @@ class Deployment:
     containers: tuple[Container, ...]
     secret_volumes: dict[str, str]  # volume name -> secret name
     template: dict[str, Any] = field(compare=False, repr=False, default_factory=dict)
+    generation: int = 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,12 @@ class GatewayAPI:
 
 def _meta(doc: Document, r: FieldReader, top: set[str]) -> dict[str, str]:
     meta = r.section("metadata", doc.body.get("metadata"), META_FIELDS, META_IGNORED)
+    if not DNS_LABEL.match(doc.name) or len(doc.name) > 63:
+        r.problem("metadata.name", f"{doc.name!r} is not a valid name",
+                  "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit")
+    if not DNS_LABEL.match(doc.namespace):
+        r.problem("metadata.namespace", f"{doc.namespace!r} is not a valid namespace",
+                  "use lowercase letters, digits and '-'")
     r.section("(top level)", {k: v for k, v in doc.body.items() if k not in ("apiVersion", "kind")},
               {"metadata", *top}, {"status"})
     labels = meta.get("labels") or {}
@@ -128,7 +138,10 @@ def parse_service(doc: Document, r: FieldReader) -> Service:
         p = r.section(path, raw, {"port", "targetPort", "protocol", "name"}, {"nodePort", "appProtocol"}, {"port"})
         port = _port(r, f"{path}.port", p.get("port"))
         target = p.get("targetPort", port)
-        if not isinstance(target, str):
+        if isinstance(target, str):
+            r.problem(f"{path}.targetPort", f"named port {target!r} is not modelled",
+                      "give the container's port number, e.g. targetPort: 8443")
+        else:
             target = _port(r, f"{path}.targetPort", target)
         proto = r.typed(f"{path}.protocol", p.get("protocol"), str, "TCP")
         if proto != "TCP":
@@ -136,9 +149,18 @@ def parse_service(doc: Document, r: FieldReader) -> Service:
         ports.append(ServicePort(port, target, proto, str(p.get("name", ""))))
     if not ports:
         r.problem("spec.ports", "a Service needs at least one port", "add ports: [{port: 443, targetPort: 8443}]")
+    cluster_ip = str(r.typed("spec.clusterIP", spec.get("clusterIP"), str, ""))
+    if cluster_ip == "None":
+        r.problem("spec.clusterIP", "headless Services (clusterIP: None) are not modelled",
+                  "remove spec.clusterIP to get an address from the service range")
+    elif cluster_ip:
+        try:
+            IPv4Address(cluster_ip)
+        except ValueError:
+            r.problem("spec.clusterIP", f"{cluster_ip!r} is not an IPv4 address",
+                      "remove it, or give an address of the service range (10.96.0.0/16)")
     return Service(doc.namespace, doc.name, labels, kind, tuple(ports),
-                   _str_map(r, "spec.selector", spec.get("selector")),
-                   str(r.typed("spec.clusterIP", spec.get("clusterIP"), str, "")))
+                   _str_map(r, "spec.selector", spec.get("selector")), cluster_ip)
 
 
 def _container(r: FieldReader, path: str, raw: Any) -> Container:
@@ -214,8 +236,10 @@ def parse_deployment(doc: Document, r: FieldReader) -> Deployment:
             if m.name not in volumes:
                 r.problem("spec.template.spec.volumes", f"volumeMount {m.name!r} has no volume",
                           f"add a volume named {m.name}")
+    generation = (doc.body.get("metadata") or {}).get("generation", 1)
     return Deployment(doc.namespace, doc.name, replicas, match, labels, containers, volumes,
-                      dict(tmpl) if isinstance(tmpl, dict) else {})
+                      dict(tmpl) if isinstance(tmpl, dict) else {},
+                      generation if isinstance(generation, int) else 1)
 
 
 @register("", "Secret")

@@ -217,9 +217,12 @@ def _check_settings(settings: HAProxySettings) -> None:
     _log_target(settings.log_target)
 
 
-def haproxy_check(cfg_text: str, haproxy: str = HAPROXY_BIN) -> None:
-    """Run `haproxy -c` on the text; raise LabError with HAProxy's own output if it is refused."""
-    with tempfile.NamedTemporaryFile("w", suffix=".cfg", prefix="gwlab-haproxy-", delete=False) as f:
+def haproxy_check(cfg_text: str, haproxy: str = HAPROXY_BIN, directory: str | None = None) -> None:
+    """Run `haproxy -c` on the text; raise LabError with HAProxy's own output if it is refused.
+    `directory`: where the candidate is written for the check (the lab's own, so that a crash
+    leaves it where `down` removes it); the system's temporary directory by default."""
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", prefix="gwlab-haproxy-", delete=False,
+                                     dir=directory) as f:
         f.write(cfg_text)
         path = f.name
     try:

@@ -96,7 +96,6 @@ class Allocations:
     pods: list[dict[str, Any]] = field(default_factory=list)
     cluster_ips: dict[str, str] = field(default_factory=dict)
     lb_ips: dict[str, str] = field(default_factory=dict)
-    generations: dict[str, list[Any]] = field(default_factory=dict)  # "Kind/ns/name" -> [spec hash, gen, created]
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Kind/ns/name" -> status
     ready: list[str] = field(default_factory=list)  # pods ("ns/name") that answered their readiness check
 
@@ -232,7 +231,9 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         if kept:
             pod = PodSpec(**{**asdict(kept[0]), "ports": ports, "labels": kept[0].labels})
         else:
-            others = pods + [p for p in previous if not p.owner.startswith("Gateway/")]
+            # Every pod placed so far in this pass, and every pod still running from earlier ones
+            # (another Gateway's proxy included): none may share this pod's address.
+            others = pods + [p for p in previous if p.owner != owner and p.key not in {q.key for q in pods}]
             node = _place(topo, others)
             pod = PodSpec(GATEWAY_NAMESPACE, f"{deploy_name}-{safe_hash(owner, 10)}-{random_suffix()}", owner,
                           safe_hash(owner, 10), node, _pod_ip(node, blocks, others), labels, "gateway", ports)
@@ -250,8 +251,12 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         alloc.cluster_ips[skey] = cluster_ip
         lb_ip = ""
         if svc.type == "LoadBalancer":
-            lb_ip = alloc.lb_ips.get(skey) or _free_lb_ip(objs.lb_pools, alloc.lb_ips)
-            alloc.lb_ips[skey] = lb_ip
+            try:
+                lb_ip = alloc.lb_ips.get(skey) or _free_lb_ip(objs.lb_pools, alloc.lb_ips)
+            except LabError:
+                lb_ip = ""  # <pending>, as on a cluster whose LoadBalancer pools are full or absent
+            if lb_ip:
+                alloc.lb_ips[skey] = lb_ip
         endpoints: dict[int, tuple[Endpoint, ...]] = {}
         members = [p for p in pods if svc.selector and p.namespace == svc.namespace
                    and all(p.labels.get(k) == v for k, v in svc.selector.items())]

@@ -152,7 +152,7 @@ def test_ctrl_c_during_up_then_down_leaves_nothing(lab_name: str, delay: float) 
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err  # the lab takes ~1 s: every delay lands inside up
-    assert "removing lab" in out and leftovers(lab_name) == [], out + err
+    assert "removed lab" in out and leftovers(lab_name) == [], out + err
     gwlab("down", "--lab", lab_name)
     assert leftovers(lab_name) == []
 
