@@ -111,8 +111,13 @@ def test_traffic_crosses_bgp_and_a_node_dnat(lab_name: str) -> None:
 
 def test_workshop_steps_by_hand_and_step5_patch_on_a_running_gateway(lab_name: str) -> None:
     gwlab("up", "--lab", lab_name, "--bgp-only")
-    assert "secret/server-certs created" in gwlab("certs", "--lab", lab_name, "--apply").stdout
     m = PROJECT_ROOT / "lab" / "manifests"
+    # Step 2 before step 1: the pod waits for its Secret, as on a cluster.
+    out = gwlab("apply", "--lab", lab_name, "-f", str(m / "app"))
+    assert "waiting for Secret server-certs" in out.stdout
+    assert "Pending" in gwlab("get", "--lab", lab_name, "pods").stdout
+    assert "secret/server-certs created" in gwlab("certs", "--lab", lab_name, "--apply").stdout
+    assert "Running" in gwlab("get", "--lab", lab_name, "pods").stdout
     gwlab("apply", "--lab", lab_name, "-f", str(m / "app"), "-f", str(m / "gateway"))
     assert route_condition(lab_name, "tls-passthrough", "Accepted") == ("False", "NotAllowedByListeners")
     assert curl(lab_name).returncode != 0  # the Gateway has no TLS listener yet
@@ -127,6 +132,9 @@ def test_workshop_steps_by_hand_and_step5_patch_on_a_running_gateway(lab_name: s
     r = curl(lab_name)
     assert r.returncode == 0 and "< HTTP/2 200" in r.stderr
     assert json.loads(gwlab("verify", "--lab", lab_name, "--json", check=False).stdout)["checks"]
+    renamed = gwlab("patch", "--lab", lab_name, "gateway", "tls-passthrough-gateway", "--type=json", "--patch",
+                    '[{"op": "replace", "path": "/metadata/name", "value": "other"}]', check=False)
+    assert renamed.returncode == 1 and "cannot rename" in renamed.stderr
 
 
 def test_scale_delete_and_reapply(lab_name: str) -> None:

@@ -93,3 +93,17 @@ def test_kube_proxy_rules() -> None:
     assert f"ip daddr {lb.lb_ip} tcp dport 6443 counter dnat ip to {gw.ip}:6443" in rules
     assert f"ip daddr {lb.lb_ip} tcp dport 80 counter reject" not in rules  # the proxy serves 80 too
     assert "snat ip to 10.0.1.12" in rules
+
+
+def test_a_second_gateway_gets_its_own_proxy_address() -> None:
+    alloc = Allocations()
+    first = world(workshop(), alloc)
+    second = Document("gw2", 0, {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                                 "metadata": {"name": "aaa-gateway"},
+                                 "spec": {"gatewayClassName": "tigera-gateway-class",
+                                          "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}})
+    both = world(workshop() + [second], alloc)
+    ips = [p.ip for p in both.pods.values()]
+    assert len(ips) == len(set(ips)) == len(first.pods) + 1
+    lbs = [s.lb_ip for s in both.services.values() if s.type == "LoadBalancer"]
+    assert len(lbs) == 2 and len(set(lbs)) == 2
