@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from orchestrator.cluster import ClusterPlan
     from orchestrator.calico.models import IPPool
     from orchestrator.engines import Engine
-    from orchestrator.lab import Lab
+    from orchestrator.lab import Lab  # below this module: typing only, to keep `bird validate` light
 
 CHECK_WAIT = 3.0  # seconds the checks may take to hold after a configure
 
@@ -68,7 +68,8 @@ def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None
     from orchestrator import cluster
     from orchestrator.bird import policy
 
-    plan = plan or cluster.plan(topo, cluster.Store(topo.name).load())
+    if plan is None:  # a caller without an open lab
+        plan = cluster.plan(topo, cluster.Store(topo.name).load())
     received: dict[str, list[policy.FedRoute]] | None = None
     found = []
     for n in topo.k8s_nodes:
@@ -93,9 +94,11 @@ def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None
     return found
 
 
-def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str | None = None) -> Target:
+def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str | None = None,
+               plan: ClusterPlan | None = None) -> Target:
     """The router `node` (default: the bastion) of a running lab. With an engine, the route-policy
-    test applies to the bastion: the lab's nodes, what they advertise now, the lab's declared ranges."""
+    test applies to the bastion: the lab's nodes, what they advertise now, the lab's declared ranges
+    (from `plan`, the lab's current cluster plan; read from the store when not given)."""
     name = node_name(topo, node)
     path = config_path(topo, name)
     running = path.read_text() if path.is_file() else None
@@ -106,7 +109,8 @@ def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str
     from orchestrator import cluster
     from orchestrator.bird import policy
 
-    plan = cluster.plan(topo, cluster.Store(topo.name).load())
+    if plan is None:
+        plan = cluster.plan(topo, cluster.Store(topo.name).load())
     return replace(base, policy=True, net=policy.ScratchNet(topo.bastion.ip, topo.segment, topo.bastion.interface),
                    feeders=tuple(node_feeders(topo, engine, plan)),
                    declared=declared_ranges(cluster.calico_objects(plan.parsed).pools),
@@ -257,7 +261,7 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
 
     t0 = time.perf_counter()
     name = node_name(lab.topo, node)
-    target = lab_target(lab.topo, lab.state, lab.engine if policy_test else None, name)
+    target = lab_target(lab.topo, lab.state, lab.engine if policy_test else None, name, lab.plan)
     report = validate(candidate, target, display, routes, run_policy=policy_test)
     outcome = PushOutcome(name, report)
     if report.errors:
@@ -284,7 +288,7 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
         return lab.engine.birdc(name, command)
 
     if name == lab.topo.bastion.name:
-        feeders = list(target.feeders) if target.feeders is not None else node_feeders(lab.topo, lab.engine)
+        feeders = list(target.feeders) if target.feeders is not None else node_feeders(lab.topo, lab.engine, lab.plan)
         advertised = {str(f.ip): len(f.routes) for f in feeders}
 
         def settle() -> checks.Result:

@@ -65,7 +65,7 @@ def gateway_address(lab: Lab) -> str:
 
 
 def step5_patched(lab: Lab) -> Document:
-    stored = {cluster.key(d): d for d in cluster.Store(lab.topo.name).load()}
+    stored = {cluster.key(d): d for d in lab.plan.docs}
     gw = stored.get(GATEWAY)
     if gw is None:
         raise LabError("demo step 5 patches the Gateway of step 3, which is not applied")
@@ -200,7 +200,7 @@ def passthrough_checks(lab: Lab) -> list[Check]:
 
 
 def demo_applied(lab: Lab) -> bool:
-    return GATEWAY in {cluster.key(d) for d in cluster.Store(lab.topo.name).load()}
+    return GATEWAY in {cluster.key(d) for d in lab.plan.docs}
 
 
 def manifest_paths() -> list[Path]:

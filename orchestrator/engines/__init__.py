@@ -1,4 +1,4 @@
-"""Engines realise a topology. The steps and checks around them are shared (orchestrator.lab)."""
+"""Engines realise a topology. The steps and checks around them are shared (orchestrator.runbook)."""
 
 from __future__ import annotations
 

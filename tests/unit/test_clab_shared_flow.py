@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import lab as lab_module
+from orchestrator import runbook as lab_module
 from orchestrator.engines import Engine
 from orchestrator.engines.clab.docker import ExecResult
 from orchestrator.engines.clab.engine import ClabEngine

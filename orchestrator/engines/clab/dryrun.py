@@ -1,7 +1,7 @@
 """`gwlab up --engine clab --dry-run`: the whole of `up` as text, in order, running nothing.
 
 The engine's part is the plan itself (orchestrator.engines.clab.plan: the same steps ClabEngine runs);
-the shared part is orchestrator.lab.up's sequence (demo steps, BGP wait, filter push, checks) shown
+the shared part is orchestrator.runbook.up's sequence (demo steps, BGP wait, filter push, checks) shown
 through this engine's commands. Validation runs as in `up`: an invalid lab prints its problems instead.
 """
 
@@ -28,7 +28,8 @@ from orchestrator.topology import Topology
 
 def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
            extra: list[Path] | None = None, demo_steps: bool = True) -> str:
-    from orchestrator.lab import ESTABLISH_WAIT, load_topology
+    from orchestrator.lab import load_topology
+    from orchestrator.runbook import ESTABLISH_WAIT  # the dry run renders the runbook: it sits beside it
 
     if bastion_bird != "1":
         raise LabError(f"--bastion-bird {bastion_bird}: the containerlab engine's bastion runs BIRD 1.6, as the "
@@ -56,7 +57,7 @@ def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
     out += ["", "Then the workshop's Calico manifests (its prerequisites 1 and 2), as ClabEngine.apply applies them:"]
     out += render_steps(base, len(steps) + 1)
     n = len(steps) + len(base) + 1
-    out += ["", "The shared steps (orchestrator/lab.py up, the same for every engine), through this engine:"]
+    out += ["", "The shared steps (orchestrator/runbook.py up, the same for every engine), through this engine:"]
     if demo_steps:
         step14, step5 = _demo_documents(names)
         first = apply_steps(names, step14, [])

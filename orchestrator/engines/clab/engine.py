@@ -3,7 +3,7 @@
 `up` executes the plan (orchestrator.engines.clab.plan) step by step, recording in the lab's state what
 each step makes before it runs; `apply` is kubectl apply/delete of what changed, then waits until the
 real controllers have caught up; the bastion is reached with `docker exec` (birdc, ip, curl), the
-cluster with kubectl. Every step and check around it is the shared one (orchestrator.lab).
+cluster with kubectl. Every step and check around it is the shared one (orchestrator.runbook).
 """
 
 from __future__ import annotations
