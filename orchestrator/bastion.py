@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from orchestrator.bird.policy import Feeder
     from orchestrator.cluster import ClusterPlan
     from orchestrator.calico.models import IPPool
-    from orchestrator.engines import Engine
+    from orchestrator.engines.base import Engine
     from orchestrator.lab import Lab  # below this module: typing only, to keep `bird validate` light
 
 CHECK_WAIT = 3.0  # seconds the checks may take to hold after a configure

@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from orchestrator.bird import parse
-from orchestrator.engines import Engine, KernelRoute
+from orchestrator.engines.base import Engine, KernelRoute
 from orchestrator.topology import Topology
 
 

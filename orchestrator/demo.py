@@ -146,8 +146,7 @@ def _echo_pods(lab: Lab) -> set[str]:
 
 
 def _backend_sessions(lab: Lab) -> int | None:
-    sessions = getattr(lab.engine, "gateway_backend_sessions", None)
-    return sessions() if sessions else None
+    return lab.engine.gateway_backend_sessions()
 
 
 def passthrough_check(lab: Lab) -> Check:

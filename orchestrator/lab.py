@@ -13,7 +13,8 @@ from pathlib import Path
 
 from orchestrator import checks, cluster, netns, procs, topology
 from orchestrator.bird.config import BastionConfig, bastion_config
-from orchestrator.engines import Engine, SyncReport, get_engine
+from orchestrator.engines import get_engine
+from orchestrator.engines.base import Engine, SyncReport
 from orchestrator.errors import LabError
 from orchestrator.manifests import Document
 from orchestrator.state import LabState, changing, run_dir
@@ -46,9 +47,9 @@ class Lab:
         return list(bgp.service_lb_ips) if bgp else []
 
     def blocks(self) -> dict[str, IPv4Network]:
-        observed = getattr(self.engine, "ipam_blocks", None)  # an engine whose IPAM is real Calico's
+        observed = self.engine.ipam_blocks()  # known to an engine whose IPAM is real Calico's
         if observed is not None:
-            return dict(observed())
+            return observed
         return {node: s.blocks[0] for node, s in self.plan.speakers.items() if s.blocks}
 
     def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:

@@ -16,7 +16,8 @@ from types import FrameType
 
 from orchestrator import bastion, checks, cluster, netns, topology
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT
-from orchestrator.engines import Progress, get_engine
+from orchestrator.engines import get_engine
+from orchestrator.engines.base import Progress
 from orchestrator.errors import LabError
 from orchestrator.lab import Lab, is_running, load_topology, open_lab
 from orchestrator.manifests import read_documents

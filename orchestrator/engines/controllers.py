@@ -22,7 +22,7 @@ import yaml
 from orchestrator import procs
 from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
-from orchestrator.engines import SyncReport
+from orchestrator.engines.base import SyncReport
 from orchestrator.engines.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute

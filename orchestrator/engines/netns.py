@@ -17,11 +17,11 @@ from orchestrator.rtnl import IPRoute
 
 from orchestrator import neighbours, netns, procs
 from orchestrator.bird import binaries
-from orchestrator.bird.birdc import BirdClient, BirdcOutput, Reply, birdc
+from orchestrator.bird.birdc import Reply, ask
 from orchestrator.bird.config import BastionConfig
 from orchestrator.calico.speakers import SpeakerConfig
 from orchestrator.cluster import ClusterPlan
-from orchestrator.engines import KernelRoute, Progress, SyncReport
+from orchestrator.engines.base import Engine, HostPod, KernelRoute, Progress, SyncReport
 from orchestrator.errors import LabError
 from orchestrator.state import LabState, ns_name, run_dir
 from orchestrator.teardown import teardown
@@ -48,7 +48,7 @@ def mac_for(ip: IPv4Address) -> str:
     return "02:00:" + ":".join(f"{b:02x}" for b in ip.packed)
 
 
-class NetnsEngine:
+class NetnsEngine(Engine):
     name = "netns"
 
     def __init__(self, topo: Topology, state: LabState) -> None:
@@ -226,13 +226,18 @@ class NetnsEngine:
         known = [c for c in counts if c is not None]
         return sum(known) if known else None
 
+    def host_pods(self) -> list[HostPod]:
+        from orchestrator.engines.controllers import Controllers
+        from orchestrator.engines.pods import PodPlane, cali_name, pod_ns
+
+        alloc = Controllers(self).allocations()
+        plane = PodPlane(self, [])
+        return [HostPod(spec, pod_ns(self.topo.name, spec), cali_name(spec), spec.key in alloc.ready,
+                        plane.paths(spec).log) for spec in alloc.pod_specs()]
+
     # -- using it ----------------------------------------------------------------------------
     def birdc(self, node: str, command: str) -> Reply:
-        with BirdClient(self.bird_socket(node)) as client:
-            return client.command(command)
-
-    def birdc_output(self, node: str, command: str) -> BirdcOutput:
-        return birdc(self.bird_socket(node), command)
+        return ask(self.bird_socket(node), command)
 
     def exec(self, node: str, argv: list[str], capture: bool = False,
              timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:

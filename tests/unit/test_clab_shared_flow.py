@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from orchestrator import runbook as lab_module
-from orchestrator.engines import Engine
+from orchestrator.engines.base import Engine
 from orchestrator.engines.clab.docker import ExecResult
 from orchestrator.engines.clab.engine import ClabEngine
 from orchestrator.engines.clab.names import BASTION_BASE_IMAGE, KIND_NODE_IMAGE

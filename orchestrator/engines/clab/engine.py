@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -24,7 +25,7 @@ from orchestrator import cluster, manifests
 from orchestrator.bird.birdc import BirdcOutput, BirdError, Reply
 from orchestrator.bird.config import BastionConfig
 from orchestrator.cluster import ClusterPlan
-from orchestrator.engines import KernelRoute, Progress, SyncReport
+from orchestrator.engines.base import Engine, KernelRoute, Progress, SyncReport
 from orchestrator.engines.clab import cleanup, parse, prereqs
 from orchestrator.engines.clab.bridge import Bridges, NetlinkBridges
 from orchestrator.engines.clab.derived import derived_text
@@ -43,7 +44,7 @@ from orchestrator.topology import Topology
 POLL_INTERVAL = 2.0
 
 
-class ClabEngine:
+class ClabEngine(Engine):
     name = "clab"
 
     def __init__(self, topo: Topology, state: LabState, docker: DockerApi | None = None,
@@ -230,10 +231,12 @@ class ClabEngine:
         return code, stdout, stderr
 
     def birdc(self, node: str, command: str) -> Reply:
-        _, stdout, _ = self._run_birdc(node, True, command)
-        return parse.reply_from_verbose(stdout, command)
+        code, stdout, _ = self._run_birdc(node, True, command)
+        return replace(parse.reply_from_verbose(stdout, command), greeting=parse.verbose_greeting(stdout), status=code)
 
     def birdc_output(self, node: str, command: str) -> BirdcOutput:
+        """What plain `birdc` prints in the bastion, run as such (not part of the Engine protocol:
+        `birdc(...).output()` gives the same from one verbose run)."""
         code, stdout, _ = self._run_birdc(node, False, command)
         return BirdcOutput(stdout, code)
 
