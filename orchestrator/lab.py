@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from orchestrator import checks, cluster, netns, procs, topology
+from orchestrator import checks, cluster, topology
 from orchestrator.bird.config import BastionConfig, bastion_config
 from orchestrator.engines import get_engine
 from orchestrator.engines.base import Engine, SyncReport
+from orchestrator.engines.netns import namespaces, procs
 from orchestrator.errors import LabError
 from orchestrator.manifests import Document
 from orchestrator.state import LabState, changing, run_dir
@@ -95,5 +96,5 @@ def open_lab(path: Path | str | None, name: str | None) -> Lab:
 
 
 def is_running(state: LabState) -> bool:
-    return (state.phase == "up" and all(netns.exists(n) for n in state.namespaces)
+    return (state.phase == "up" and all(namespaces.exists(n) for n in state.namespaces)
             and all(procs.alive(p) for p in state.processes))

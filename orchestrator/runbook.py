@@ -14,7 +14,8 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import FrameType
 
-from orchestrator import bastion, checks, cluster, netns, topology
+from orchestrator import bastion, checks, cluster, topology
+from orchestrator.engines.netns import namespaces
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT
 from orchestrator.engines import get_engine
 from orchestrator.engines.base import Progress
@@ -84,12 +85,12 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
     if existing is not None and is_running(existing):
         raise AlreadyUp(f"lab {lab_name!r} is already up (engine {existing.engine}, {len(existing.namespaces)} "
                         f"namespaces); `gwlab verify` checks it, `gwlab down` removes it")
-    if existing is not None or any(lab_of_ns(n) == lab_name for n in netns.list_names()):
+    if existing is not None or any(lab_of_ns(n) == lab_name for n in namespaces.list_names()):
         progress(f"removing what an earlier, unfinished run of lab {lab_name!r} left behind")
         if existing is not None:
             get_engine(existing.engine, topo, existing).down()
         else:
-            from orchestrator.teardown import teardown
+            from orchestrator.engines.netns.teardown import teardown
 
             teardown(lab_name, None)
     phases["validate"] = time.perf_counter() - t0

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import LabError
-from orchestrator.procs import Proc
 
 NS_PREFIX = "gwlab-"
 RUN_ROOT = Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab"))
@@ -81,6 +80,17 @@ def changing(wait: float = 120.0) -> Iterator[None]:
             _lock_fd = -1
 
 
+@dataclass(frozen=True)
+class Proc:
+    role: str  # what it is in the lab, e.g. "bird:bastion"
+    pid: int
+    start_time: int  # field 22 of /proc/PID/stat, in clock ticks since boot
+    exe: str
+    ns: str
+    argv: list[str] = field(default_factory=list)
+    log: str = ""
+
+
 def run_dir(lab: str) -> Path:
     return RUN_ROOT / check_lab_name(lab)
 
@@ -132,12 +142,3 @@ class LabState:
             return None
         raw["processes"] = [Proc(**p) for p in raw.get("processes", [])]
         return cls(**raw)
-
-
-def labs_on_host() -> list[str]:
-    """Labs with a run directory or a namespace of ours, running or left over."""
-    from orchestrator import netns
-
-    labs = {p.name for p in RUN_ROOT.iterdir() if p.is_dir()} if RUN_ROOT.is_dir() else set()
-    labs |= {lab for n in netns.list_names() if (lab := lab_of_ns(n))}
-    return sorted(lab for lab in labs if LAB_NAME.match(lab))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from orchestrator import netns, procs
+from orchestrator.engines.netns import namespaces, procs
 from orchestrator.bird import binaries, conftext, parse
 from orchestrator.bird.bgpfeed import FeedError, PathAttrs, Session, connect
 from orchestrator.bird.birdc import BirdClient, BirdError
@@ -162,10 +162,10 @@ def probes(declared: list[IPv4Network], extra: list[IPv4Network]) -> list[IPv4Ne
 
 
 def _new_namespace(name: str) -> None:
-    from orchestrator.rtnl import IPRoute
+    from orchestrator.engines.netns.rtnl import IPRoute
 
-    with netns.create(name):
-        netns.write_sysctls(SCRATCH_SYSCTLS)
+    with namespaces.create(name):
+        namespaces.write_sysctls(SCRATCH_SYSCTLS)
         with IPRoute() as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
@@ -187,14 +187,14 @@ class Scratch:
 
     # -- making it --------------------------------------------------------------------------
     def build(self, interface: str) -> None:
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         for name in (self.router_ns, self.peers_ns):
             self.made.append(name)
             _new_namespace(name)
-        fd = os.open(netns.path_of(self.peers_ns), os.O_RDONLY)
+        fd = os.open(namespaces.path_of(self.peers_ns), os.O_RDONLY)
         try:
-            with netns.inside(self.router_ns), IPRoute() as ipr:
+            with namespaces.inside(self.router_ns), IPRoute() as ipr:
                 ipr.link("add", ifname=interface, kind="veth", peer={"ifname": PEERS_IFACE, "net_ns_fd": fd})
                 ipr.link("set", index=ipr.link_lookup(ifname=interface)[0], state="up")
         finally:
@@ -202,13 +202,13 @@ class Scratch:
 
     def address(self, net: ScratchNet, peers: list[IPv4Address]) -> None:
         """The router's address on its side (once), the peers' addresses on theirs (those not there yet)."""
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         if not self.addressed:
-            with netns.inside(self.router_ns), IPRoute() as ipr:
+            with namespaces.inside(self.router_ns), IPRoute() as ipr:
                 ipr.addr("add", index=ipr.link_lookup(ifname=net.interface)[0], address=str(net.router_ip),
                          prefixlen=net.network.prefixlen)
-        with netns.inside(self.peers_ns), IPRoute() as ipr:
+        with namespaces.inside(self.peers_ns), IPRoute() as ipr:
             index = ipr.link_lookup(ifname=PEERS_IFACE)[0]
             for ip in sorted(set(peers) - self.addressed):
                 ipr.addr("add", index=index, address=str(ip), prefixlen=net.network.prefixlen)
@@ -272,7 +272,7 @@ class Scratch:
                 continue
             assert proto is not None
             try:
-                with netns.inside(self.peers_ns):
+                with namespaces.inside(self.peers_ns):
                     session = connect(f.ip, f.asn, net.router_ip, deadline)
             except FeedError as exc:
                 outcomes[f.name] = SessionOutcome(f.name, f.ip, proto.name, False, str(exc), 0, frozenset())
@@ -334,11 +334,11 @@ class Scratch:
         if self.proc is not None:
             procs.stop([self.proc], grace=1.0)
             self.proc = None
-        strays = netns.pids_in([n for n in self.made if netns.exists(n)])
+        strays = namespaces.pids_in([n for n in self.made if namespaces.exists(n)])
         if strays:
             procs.kill_pids(list(strays))
         for name in self.made:
-            netns.remove(name)
+            namespaces.remove(name)
         self.made.clear()
 
 

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator import topology
     from orchestrator.state import LabState
 
-    from orchestrator.teardown import teardown
+    from orchestrator.engines.netns.teardown import teardown
 
     name = args.lab or topology.load(args.topo or topology.DEFAULT_PATH).name
     state = LabState.load(name)

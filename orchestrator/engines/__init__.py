@@ -19,7 +19,7 @@ ENGINES = ("netns", "clab")
 
 def get_engine(name: str, topo: Topology, state: LabState) -> Engine:
     if name == "netns":
-        from orchestrator.engines.netns import NetnsEngine
+        from orchestrator.engines.netns.engine import NetnsEngine
 
         return NetnsEngine(topo, state)
     if name == "clab":

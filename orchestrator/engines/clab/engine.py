@@ -38,7 +38,7 @@ from orchestrator.engines.clab.runner import CommandResult, Runner, SubprocessRu
 from orchestrator.errors import LabError, ValidationFailed
 from orchestrator.k8s import api
 from orchestrator.state import LabState
-from orchestrator.teardown import teardown
+from orchestrator.engines.netns.teardown import teardown
 from orchestrator.topology import Topology
 
 POLL_INTERVAL = 2.0
