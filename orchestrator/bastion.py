@@ -17,7 +17,8 @@ from orchestrator.bird import push as bird_push
 from orchestrator.bird.birdc import Reply
 from orchestrator.bird.validate import RoutesSpec, Target, ValidationReport, validate
 from orchestrator.errors import LabError
-from orchestrator.state import LabState, run_dir
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState
 from orchestrator.topology import Topology
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def node_name(topo: Topology, node: str | None) -> str:
 
 def config_path(topo: Topology, node: str) -> Path:
     """The file the node's BIRD reads (as the engine writes it)."""
-    return run_dir(topo.name) / node / ("bird.conf" if node == topo.bastion.name else "bird.cfg")
+    return RunDir.of(topo).node(node).bird_config
 
 
 def dialect_of(topo: Topology, state: LabState, node: str) -> str:
@@ -115,7 +116,7 @@ def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str
                    feeders=tuple(node_feeders(topo, engine, plan)),
                    declared=declared_ranges(cluster.calico_objects(plan.parsed).pools),
                    declared_from="the lab's IPPools", probe_extra=(topo.segment,),
-                   workdir=run_dir(topo.name) / "scratch")
+                   workdir=RunDir.of(topo).scratch)
 
 
 def push_checks(lab: Lab, accepted: tuple[IPv4Network, ...] | None) -> list[checks.Check]:
@@ -309,9 +310,9 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
         outcome.sessions_reset = sorted({by_ip.get(remote, remote) for (_, _, remote, _) in before - after})
     if result.confirmed and name == lab.topo.bastion.name:
         value = [str(a) for a in accepted] if accepted is not None else None
-        lab.state.facts["bastion_accepts"] = value
         fresh = LabState.load(lab.topo.name) or lab.state  # what other verbs saved meanwhile is kept
-        fresh.facts["bastion_accepts"] = value
+        for facts in (lab.state.facts, fresh.facts):
+            facts.bastion_accepts, facts.bastion_pushed = value, True
         fresh.save()
     outcome.seconds = time.perf_counter() - t0
     return outcome
@@ -342,7 +343,7 @@ def accepted_now(lab: Lab) -> tuple[IPv4Network, ...] | None:
     from orchestrator.bird.config import PRE_EXISTING_ACCEPT
 
     facts = lab.state.facts
-    raw = facts["bastion_accepts"] if "bastion_accepts" in facts else [str(p) for p in PRE_EXISTING_ACCEPT]
+    raw = facts.bastion_accepts if facts.bastion_pushed else [str(p) for p in PRE_EXISTING_ACCEPT]
     if raw is None:
         return None
     accepted = tuple(IPv4Network(p) for p in raw)

@@ -18,6 +18,7 @@ from orchestrator.engines.base import Engine, SyncReport
 from orchestrator.engines.netns import namespaces, procs
 from orchestrator.errors import LabError
 from orchestrator.manifests import Document
+from orchestrator.rundir import RunDir
 from orchestrator.state import LabState, changing, run_dir
 
 DEFAULT_TOPOLOGY = topology.DEFAULT_PATH
@@ -40,8 +41,12 @@ class Lab:
         return self._plan
 
     @property
+    def files(self) -> RunDir:
+        return RunDir.of(self.topo)
+
+    @property
     def bastion_conf(self) -> Path:
-        return run_dir(self.topo.name) / self.topo.bastion.name / "bird.conf"
+        return self.files.node(self.topo.bastion.name).bird_config
 
     def lb_prefixes(self) -> list[IPv4Network]:
         bgp = cluster.calico_objects(self.plan.parsed).bgp
@@ -64,7 +69,7 @@ class Lab:
             return ApplyResult(plan.changes, self.engine.apply(plan))
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
-        return bastion_config(self.topo, str(run_dir(self.topo.name) / self.topo.bastion.name / "bird.log"),
+        return bastion_config(self.topo, str(self.files.node(self.topo.bastion.name).bird_log),
                               self.state.bastion_bird, accepted)
 
     def bgp_checks(self) -> list[checks.Check]:

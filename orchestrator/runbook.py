@@ -150,7 +150,7 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
         progress("BGP did not come up: " + "; ".join(f"{r.name}: {r.observed}" for r in results if not r.ok))
         return
     snap = checks.Snapshot(lab.engine)
-    lab.state.facts["filtered_before_push"] = {
+    lab.state.facts.filtered_before_push = {
         str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway) for p in lb}
     lab.state.save()
     progress(f"BGP: {len(topo.k8s_nodes)} sessions Established; "

@@ -23,6 +23,8 @@ from orchestrator.engines.clab.plan import apply_steps, render as render_steps, 
 from orchestrator.errors import LabError, ValidationFailed
 from orchestrator.k8s import jsonpatch
 from orchestrator.manifests import Document
+from orchestrator.rundir import RunDir
+from orchestrator.state import Facts
 from orchestrator.topology import Topology
 
 
@@ -41,7 +43,7 @@ def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
     if problems:
         raise ValidationFailed(problems)
     names = names_for(topo)
-    log = str(names.run / topo.bastion.name / "bird.log")
+    log = str(RunDir.of(topo).node(topo.bastion.name).bird_log)
     before = bastion_config(topo, log, bastion_bird, PRE_EXISTING_ACCEPT)
     bgp = cluster.calico_objects(plan.parsed).bgp
     lb = list(bgp.service_lb_ips) if bgp else []
@@ -91,7 +93,7 @@ def _prerequisites(names: ClabNames, dialect: str) -> list[str]:
 
 def _demo_documents(names: ClabNames) -> tuple[list[Document], Document]:
     """What demo.run applies: the Secret (its data made at up), the app, the gateway; then step 5."""
-    ca_dir = names.run / "certs"
+    ca_dir = RunDir(names.lab, names.bastion).certs
     secret = Document("(demo step 1: kubectl create secret tls server-certs)", 0, {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "server-certs", "namespace": "default"},
         "type": "kubernetes.io/tls",
@@ -135,14 +137,14 @@ def _checks(topo: Topology, names: ClabNames, lb: list[IPv4Network], with_demo: 
     ip = f"docker exec {names.bastion_container} ip -j route show exact PREFIX table main"
     lines = ["Checks (orchestrator/checks.py bgp_checks and orchestrator/demo.py passthrough_checks; "
              "`gwlab verify` runs the same):"]
-    for c in bgp_checks(topo, lb, {}, {}):
+    for c in bgp_checks(topo, lb, {}, Facts()):
         lines.append(f"   {c.name}: {c.expect}  ({c.where})")
     lines.append("   pod block of each node: via that node  (bastion: show route all; the blocks Calico's IPAM "
                  "affined, from `kubectl get blockaffinities.crd.projectcalico.org`)")
     lines.append(f"   the kernel routes are read with: $ {ip}")
     if not with_demo:
         return lines
-    ca = names.run / "certs" / f"{pki.CA_NAME}.crt"
+    ca = RunDir.of(topo).certs / f"{pki.CA_NAME}.crt"
     gw = "$GATEWAY"
 
     def curl(host: str = demo.HOST, url: str | None = None, extra: list[str] | None = None) -> str:

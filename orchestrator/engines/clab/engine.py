@@ -36,6 +36,7 @@ from orchestrator.engines.clab.plan import (READY, BuildImage, Command, CreateBr
                                             WriteFile, apply_steps, up_steps)
 from orchestrator.engines.clab.runner import CommandResult, Runner, SubprocessRunner
 from orchestrator.errors import LabError, ValidationFailed
+from orchestrator.fsutil import atomic_write
 from orchestrator.k8s import api
 from orchestrator.state import LabState
 from orchestrator.engines.netns.teardown import teardown
@@ -96,7 +97,9 @@ class ClabEngine(Engine):
     # -- bringing it up ------------------------------------------------------------------------
     def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
         self.progress = progress
-        facts = self.state.facts.setdefault("clab", {})
+        if self.state.facts.clab is None:
+            self.state.facts.clab = {}
+        facts = self.state.facts.clab
         facts.update(cluster=self.names.cluster, bridge=self.names.bridge, topology=str(self.names.topology))
         facts.setdefault("made", [])
         self.state.save()
@@ -110,7 +113,9 @@ class ClabEngine(Engine):
         """Run one step; False when a step that may fail did not succeed (a required one raises)."""
         t = time.perf_counter()
         if step.makes:
-            made = self.state.facts.setdefault("clab", {}).setdefault("made", [])
+            if self.state.facts.clab is None:
+                self.state.facts.clab = {}
+            made = self.state.facts.clab.setdefault("made", [])
             if step.makes not in made:
                 made.append(step.makes)
                 self.state.save()
@@ -119,10 +124,7 @@ class ClabEngine(Engine):
         if isinstance(a, BuildImage):
             self.docker.build_image(a.context, a.dockerfile, a.tag)
         elif isinstance(a, WriteFile):
-            a.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = a.path.with_name(f".{a.path.name}.tmp")
-            tmp.write_text(a.text)
-            os.replace(tmp, a.path)
+            atomic_write(a.path, a.text)
         elif isinstance(a, CreateBridge):
             if not self.bridges.exists(a.name):
                 self.bridges.create(a.name)

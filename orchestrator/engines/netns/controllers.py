@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -28,7 +27,7 @@ from orchestrator.engines.netns.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
-from orchestrator.state import run_dir
+from orchestrator.fsutil import atomic_write
 
 READY_WAIT = 15.0
 DEFAULT_SERVICE_CIDR = IPv4Network("10.96.0.0/16")
@@ -60,7 +59,7 @@ def now() -> str:
 class Controllers:
     def __init__(self, host: NodeHost) -> None:
         self.host = host
-        self.path = run_dir(host.topo.name) / "cluster.json"
+        self.path = host.files.cluster
 
     def allocations(self) -> Allocations:
         try:
@@ -71,9 +70,7 @@ class Controllers:
         return Allocations(**{k: v for k, v in raw.items() if k in known})
 
     def _save(self, alloc: Allocations) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(alloc), indent=1))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(asdict(alloc), indent=1))
 
     def lab_ranges(self, plan: ClusterPlan, svc_cidr: IPv4Network) -> list[IPv4Network]:
         pools = [p.cidr for p in calico_objects(plan.parsed).pools]

@@ -6,7 +6,6 @@ and hands the Kubernetes side to the controllers, which see only the NodeHost, n
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from ipaddress import IPv4Address, IPv4Network
@@ -24,6 +23,7 @@ from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.network import build_network
 from orchestrator.engines.netns.teardown import teardown
 from orchestrator.errors import LabError
+from orchestrator.fsutil import atomic_write, private_dir
 from orchestrator.state import LabState, Proc
 from orchestrator.topology import LabNode, Topology
 
@@ -45,32 +45,24 @@ class NetnsEngine(Engine):
         return self.host.node_dir(node)
 
     def bird_socket(self, node: str) -> str:
-        return str(self.node_dir(node) / "bird.ctl")
+        return str(self.host.files.node(self.topo.node(node).name).bird_socket)
 
     def close(self) -> None:
         self.host.close()
 
-    def _write(self, directory: Path, files: dict[str, str]) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+    @staticmethod
+    def _write(directory: Path, files: dict[str, str]) -> None:
         for name, text in files.items():
-            tmp = directory / f".{name}.tmp"
-            tmp.write_text(text)
-            os.replace(tmp, directory / name)
+            atomic_write(directory / name, text)
 
-    def spawn_bird(self, node: str, config_file: Path, dialect: str = "1") -> Proc:
+    def spawn_bird(self, node: str, dialect: str = "1") -> Proc:
+        """Start the node's BIRD on its config file (written before)."""
         bird = binaries.bird_binaries(dialect).bird
-        sock = Path(self.bird_socket(node))
-        sock.unlink(missing_ok=True)
+        files = self.host.files.node(self.topo.node(node).name)
+        files.bird_socket.unlink(missing_ok=True)
         return procs.spawn(f"bird:{self.topo.node(node).name}", self.ns(node),
-                           [str(bird), "-f", "-c", str(config_file), "-s", str(sock)],
-                           self.node_dir(node) / "bird.out")
-
-    def start_bird(self, node: str, config_file: Path, dialect: str = "1") -> None:
-        self.state.add_processes([self.spawn_bird(node, config_file, dialect)])
-
-    def bird_config_file(self, node: str) -> Path:
-        name = self.topo.node(node).name
-        return self.node_dir(name) / ("bird.conf" if name == self.topo.bastion.name else "bird.cfg")
+                           [str(bird), "-f", "-c", str(files.bird_config), "-s", str(files.bird_socket)],
+                           files.bird_out)
 
     def stop_bird(self, node: str) -> bool:
         """SIGTERM the node's BIRD (it withdraws its routes at once). False if it was not running."""
@@ -87,7 +79,7 @@ class NetnsEngine(Engine):
         if proc and procs.alive(proc):
             raise LabError(f"BIRD on {name} is already running (pid {proc.pid})")
         dialect = self.state.bastion_bird if name == self.topo.bastion.name else "1"
-        self.start_bird(name, self.bird_config_file(name), dialect)
+        self.state.add_processes([self.spawn_bird(name, dialect)])
 
     def preflight(self) -> None:
         """Nothing to check ahead: `make deps` installs what this engine runs."""
@@ -95,17 +87,17 @@ class NetnsEngine(Engine):
     def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
         speakers = plan.speakers
         t = time.perf_counter()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         started: list[Proc] = []
 
         def start(node: LabNode) -> None:
-            d = self.node_dir(node.name)
+            files = self.host.files.node(node.name)
             if node is self.topo.bastion:
-                self._write(d, {"bird.conf": bastion.render()})
-                started.append(self.spawn_bird(node.name, d / "bird.conf", bastion.dialect))
+                atomic_write(files.bird_config, bastion.render())
+                started.append(self.spawn_bird(node.name, bastion.dialect))
             else:
-                self._write(d, speakers[node.name].render(d))
-                started.append(self.spawn_bird(node.name, d / "bird.cfg"))
+                self._write(files.dir, speakers[node.name].render(files.dir))
+                started.append(self.spawn_bird(node.name))
 
         try:
             build_network(self.host, start)

@@ -11,7 +11,8 @@ from typing import Any
 
 from orchestrator.engines.netns import namespaces
 from orchestrator.errors import LabError
-from orchestrator.state import LabState, ns_name, run_dir
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState, ns_name
 from orchestrator.topology import Topology
 
 
@@ -22,14 +23,18 @@ class NodeHost:
     _netlink: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def files(self) -> RunDir:
+        return RunDir.of(self.topo)
+
+    @property
     def dir(self) -> Path:
-        return run_dir(self.topo.name)
+        return self.files.root
 
     def ns(self, node: str) -> str:
         return ns_name(self.topo.name, self.topo.node(node).name if node != self.topo.bridge else node)
 
     def node_dir(self, node: str) -> Path:
-        return self.dir / self.topo.node(node).name
+        return self.files.node(self.topo.node(node).name).dir
 
     def netlink(self, ns: str) -> Any:
         """An IPRoute bound to namespace `ns`, opened once and kept until `close`."""

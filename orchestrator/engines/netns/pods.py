@@ -14,7 +14,6 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
@@ -22,8 +21,10 @@ from orchestrator.engines.netns import namespaces, neighbours, procs
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.rtnl import IPRoute
 from orchestrator.errors import LabError
+from orchestrator.fsutil import atomic_write
 from orchestrator.k8s import haproxy, kube_proxy
 from orchestrator.k8s.world import GatewaySpec, PodSpec, ServiceSpec, World
+from orchestrator.rundir import PodFiles
 from orchestrator.state import Proc, ns_name
 
 CALICO_MAC = "ee:ee:ee:ee:ee:ee"
@@ -50,36 +51,14 @@ def role(pod: PodSpec) -> str:
     return f"pod:{pod.key}"
 
 
-@dataclass(frozen=True)
-class PodPaths:
-    root: Path
-
-    @property
-    def volumes(self) -> Path:
-        return self.root / "volumes"
-
-    @property
-    def haproxy_cfg(self) -> Path:
-        return self.root / "haproxy.cfg"
-
-    @property
-    def stats_socket(self) -> Path:
-        return self.root / "haproxy.sock"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "container.log"
-
-
 class PodPlane:
     def __init__(self, host: NodeHost, lab_ranges: list[IPv4Network]) -> None:
         self.host = host
         self.lab = host.topo.name
         self.lab_ranges = lab_ranges
 
-    def paths(self, pod: PodSpec) -> PodPaths:
-        # Short: a UNIX socket path (HAProxy's stats socket) holds at most ~100 bytes.
-        return PodPaths(self.host.dir / "pods" / hashlib.sha1(pod.key.encode()).hexdigest()[:12])
+    def paths(self, pod: PodSpec) -> PodFiles:
+        return self.host.files.pod(pod.key)
 
     # -- network -----------------------------------------------------------------------------
     def _wire(self, pod: PodSpec) -> None:
@@ -129,9 +108,7 @@ class PodPlane:
             volume = paths.volumes / secret_name
             volume.mkdir(parents=True, exist_ok=True)
             for key, data in secret.data.items():
-                f = volume / key
-                f.write_bytes(data)
-                f.chmod(0o600)
+                atomic_write(volume / key, data)
             translated[mount.rstrip("/")] = str(volume)
         for name, value in pod.env.items():
             for mount, target in translated.items():
@@ -144,7 +121,7 @@ class PodPlane:
     def _start(self, pod: PodSpec, world: World) -> Proc:
         paths = self.paths(pod)
         paths.root.mkdir(parents=True, exist_ok=True)
-        (paths.root / "pod").write_text(pod.key + "\n")
+        paths.marker.write_text(pod.key + "\n")
         ns = pod_ns(self.lab, pod)
         if pod.role == "echo":
             return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
@@ -175,9 +152,7 @@ class PodPlane:
             return False
         paths.root.mkdir(parents=True, exist_ok=True)
         haproxy.haproxy_check(text, directory=str(paths.root))
-        tmp = paths.haproxy_cfg.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, paths.haproxy_cfg)
+        atomic_write(paths.haproxy_cfg, text)
         return True
 
     # -- readiness ---------------------------------------------------------------------------
@@ -261,7 +236,7 @@ class PodPlane:
             self.host.state.save()
         import shutil
 
-        shutil.rmtree(self.host.dir / "pods" / hashlib.sha1(key.encode()).hexdigest()[:12], ignore_errors=True)
+        shutil.rmtree(self.host.files.pod(key).root, ignore_errors=True)
 
     def create(self, pods: list[PodSpec], world: World) -> None:
         started = []
@@ -283,10 +258,10 @@ class PodPlane:
         changed = []
         for node in self.host.topo.k8s_nodes:
             text = kube_proxy.ruleset(str(node.ip), services)
-            path = self.host.node_dir(node.name) / "kube-proxy.nft"
+            path = self.host.files.node(node.name).kube_proxy_rules
             if path.is_file() and path.read_text() == text:
                 continue
-            path.write_text(text)
+            atomic_write(path, text)
             out = self.host.exec(node.name, ["nft", "-f", str(path)], capture=True)
             if out.returncode != 0:
                 path.unlink()
