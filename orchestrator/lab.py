@@ -85,9 +85,7 @@ class ApplyResult:
         return [c.line() for c in self.changes] + self.sync.lines()
 
 
-def load_topology(path: Path | str | None, name: str | None) -> topology.Topology:
-    topo = topology.load(path or DEFAULT_TOPOLOGY)
-    return topo.with_name(name) if name else topo
+load_topology = topology.load_named
 
 
 def open_lab(path: Path | str | None, name: str | None) -> Lab:

@@ -18,12 +18,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from orchestrator.errors import LabError
-
-if TYPE_CHECKING:
-    from orchestrator.topology import Topology
 
 RUN_ROOT = Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab"))
 
@@ -97,13 +94,27 @@ class PodFiles:
         return self.root / "pod"
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Lab(Protocol):
+    """A topology, as far as its run directory needs it (rundir sits below orchestrator.topology)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def bastion(self) -> _Named: ...
+
+
 @dataclass(frozen=True)
 class RunDir:
     lab: str
     bastion: str = "bastion"  # the topology's bastion node (its BIRD config is bird.conf)
 
     @classmethod
-    def of(cls, topo: Topology) -> RunDir:
+    def of(cls, topo: _Lab) -> RunDir:
         return cls(topo.name, topo.bastion.name)
 
     @property

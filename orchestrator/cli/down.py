@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         removed = teardown(name, state)
     else:
         from orchestrator.engines import get_engine
-        from orchestrator.lab import load_topology
+        from orchestrator.topology import load_named as load_topology
 
         topo = load_topology(args.topo, name)
         removed = get_engine(engine, topo, state or LabState(name, engine, str(topo.path.resolve()))).down()

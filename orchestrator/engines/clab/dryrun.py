@@ -12,6 +12,8 @@ import shlex
 from ipaddress import IPv4Network
 from pathlib import Path
 
+# demo, checks and runbook sit above the engines: the dry run renders the whole runbook as text for
+# this engine, and is loaded only by `gwlab up --dry-run`.
 from orchestrator import cluster, demo, manifests, pki
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, bastion_config
 from orchestrator.bird.push import UNDO_TIMEOUT
@@ -30,8 +32,8 @@ from orchestrator.topology import Topology
 
 def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
            extra: list[Path] | None = None, demo_steps: bool = True) -> str:
-    from orchestrator.lab import load_topology
-    from orchestrator.runbook import ESTABLISH_WAIT  # the dry run renders the runbook: it sits beside it
+    from orchestrator.topology import load_named as load_topology
+    from orchestrator.runbook import ESTABLISH_WAIT  # above the engines: see the imports' comment
 
     if bastion_bird != "1":
         raise LabError(f"--bastion-bird {bastion_bird}: the containerlab engine's bastion runs BIRD 1.6, as the "
