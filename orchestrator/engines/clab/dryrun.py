@@ -17,7 +17,7 @@ from pathlib import Path
 from orchestrator import cluster, demo, manifests, pki
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, bastion_config
 from orchestrator.bird.push import UNDO_TIMEOUT
-from orchestrator.checks import bgp_checks
+from orchestrator.checks import bgp_checks  # above the engines, as demo: see above
 from orchestrator.engines.clab.derived import derived_text
 from orchestrator.engines.clab.names import BASTION_BASE_IMAGE, ClabNames, names_for
 from orchestrator.engines.clab.operator import agreement_problems, load_operator
