@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from orchestrator.engines.netns import namespaces, procs
+from orchestrator.engines.netns import namespaces as netns, procs
 from orchestrator.bird import binaries, conftext, parse
 from orchestrator.bird.bgpfeed import FeedError, PathAttrs, Session, connect
 from orchestrator.bird.birdc import BirdClient, BirdError
@@ -164,8 +164,8 @@ def probes(declared: list[IPv4Network], extra: list[IPv4Network]) -> list[IPv4Ne
 def _new_namespace(name: str) -> None:
     from orchestrator.engines.netns.rtnl import IPRoute
 
-    with namespaces.create(name):
-        namespaces.write_sysctls(SCRATCH_SYSCTLS)
+    with netns.create(name):
+        netns.write_sysctls(SCRATCH_SYSCTLS)
         with IPRoute() as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
@@ -192,9 +192,9 @@ class Scratch:
         for name in (self.router_ns, self.peers_ns):
             self.made.append(name)
             _new_namespace(name)
-        fd = os.open(namespaces.path_of(self.peers_ns), os.O_RDONLY)
+        fd = os.open(netns.path_of(self.peers_ns), os.O_RDONLY)
         try:
-            with namespaces.inside(self.router_ns), IPRoute() as ipr:
+            with netns.inside(self.router_ns), IPRoute() as ipr:
                 ipr.link("add", ifname=interface, kind="veth", peer={"ifname": PEERS_IFACE, "net_ns_fd": fd})
                 ipr.link("set", index=ipr.link_lookup(ifname=interface)[0], state="up")
         finally:
@@ -205,10 +205,10 @@ class Scratch:
         from orchestrator.engines.netns.rtnl import IPRoute
 
         if not self.addressed:
-            with namespaces.inside(self.router_ns), IPRoute() as ipr:
+            with netns.inside(self.router_ns), IPRoute() as ipr:
                 ipr.addr("add", index=ipr.link_lookup(ifname=net.interface)[0], address=str(net.router_ip),
                          prefixlen=net.network.prefixlen)
-        with namespaces.inside(self.peers_ns), IPRoute() as ipr:
+        with netns.inside(self.peers_ns), IPRoute() as ipr:
             index = ipr.link_lookup(ifname=PEERS_IFACE)[0]
             for ip in sorted(set(peers) - self.addressed):
                 ipr.addr("add", index=index, address=str(ip), prefixlen=net.network.prefixlen)
@@ -272,7 +272,7 @@ class Scratch:
                 continue
             assert proto is not None
             try:
-                with namespaces.inside(self.peers_ns):
+                with netns.inside(self.peers_ns):
                     session = connect(f.ip, f.asn, net.router_ip, deadline)
             except FeedError as exc:
                 outcomes[f.name] = SessionOutcome(f.name, f.ip, proto.name, False, str(exc), 0, frozenset())
@@ -334,11 +334,11 @@ class Scratch:
         if self.proc is not None:
             procs.stop([self.proc], grace=1.0)
             self.proc = None
-        strays = namespaces.pids_in([n for n in self.made if namespaces.exists(n)])
+        strays = netns.pids_in([n for n in self.made if netns.exists(n)])
         if strays:
             procs.kill_pids(list(strays))
         for name in self.made:
-            namespaces.remove(name)
+            netns.remove(name)
         self.made.clear()
 
 
