@@ -9,14 +9,16 @@ import subprocess
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from orchestrator.bird.birdc import Reply
 from orchestrator.bird.config import BastionConfig
 from orchestrator.cluster import ClusterPlan
-from orchestrator.k8s.world import PodSpec
 from orchestrator.state import LabState
 from orchestrator.topology import Topology
+
+if TYPE_CHECKING:
+    from orchestrator.k8s.world import PodSpec  # the Kubernetes models load with the first pod, not with `up`
 
 Progress = Callable[[str], None]
 
