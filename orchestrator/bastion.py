@@ -17,7 +17,8 @@ from orchestrator.bird import push as bird_push
 from orchestrator.bird.birdc import Reply
 from orchestrator.bird.validate import RoutesSpec, Target, ValidationReport, validate
 from orchestrator.errors import LabError
-from orchestrator.state import LabState, run_dir
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState
 from orchestrator.topology import Topology
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from orchestrator.bird.policy import Feeder
     from orchestrator.cluster import ClusterPlan
     from orchestrator.calico.models import IPPool
-    from orchestrator.engines import Engine
-    from orchestrator.lab import Lab
+    from orchestrator.engines.base import Engine
+    from orchestrator.lab import Lab  # below this module: typing only, to keep `bird validate` light
 
 CHECK_WAIT = 3.0  # seconds the checks may take to hold after a configure
 
@@ -40,7 +41,7 @@ def node_name(topo: Topology, node: str | None) -> str:
 
 def config_path(topo: Topology, node: str) -> Path:
     """The file the node's BIRD reads (as the engine writes it)."""
-    return run_dir(topo.name) / node / ("bird.conf" if node == topo.bastion.name else "bird.cfg")
+    return RunDir.of(topo).node(node).bird_config
 
 
 def dialect_of(topo: Topology, state: LabState, node: str) -> str:
@@ -68,7 +69,8 @@ def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None
     from orchestrator import cluster
     from orchestrator.bird import policy
 
-    plan = plan or cluster.plan(topo, cluster.Store(topo.name).load())
+    if plan is None:  # a caller without an open lab
+        plan = cluster.plan(topo, cluster.Store(topo.name).load())
     received: dict[str, list[policy.FedRoute]] | None = None
     found = []
     for n in topo.k8s_nodes:
@@ -93,9 +95,11 @@ def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None
     return found
 
 
-def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str | None = None) -> Target:
+def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str | None = None,
+               plan: ClusterPlan | None = None) -> Target:
     """The router `node` (default: the bastion) of a running lab. With an engine, the route-policy
-    test applies to the bastion: the lab's nodes, what they advertise now, the lab's declared ranges."""
+    test applies to the bastion: the lab's nodes, what they advertise now, the lab's declared ranges
+    (from `plan`, the lab's current cluster plan; read from the store when not given)."""
     name = node_name(topo, node)
     path = config_path(topo, name)
     running = path.read_text() if path.is_file() else None
@@ -106,12 +110,13 @@ def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str
     from orchestrator import cluster
     from orchestrator.bird import policy
 
-    plan = cluster.plan(topo, cluster.Store(topo.name).load())
+    if plan is None:
+        plan = cluster.plan(topo, cluster.Store(topo.name).load())
     return replace(base, policy=True, net=policy.ScratchNet(topo.bastion.ip, topo.segment, topo.bastion.interface),
                    feeders=tuple(node_feeders(topo, engine, plan)),
                    declared=declared_ranges(cluster.calico_objects(plan.parsed).pools),
                    declared_from="the lab's IPPools", probe_extra=(topo.segment,),
-                   workdir=run_dir(topo.name) / "scratch")
+                   workdir=RunDir.of(topo).scratch)
 
 
 def push_checks(lab: Lab, accepted: tuple[IPv4Network, ...] | None) -> list[checks.Check]:
@@ -257,7 +262,7 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
 
     t0 = time.perf_counter()
     name = node_name(lab.topo, node)
-    target = lab_target(lab.topo, lab.state, lab.engine if policy_test else None, name)
+    target = lab_target(lab.topo, lab.state, lab.engine if policy_test else None, name, lab.plan)
     report = validate(candidate, target, display, routes, run_policy=policy_test)
     outcome = PushOutcome(name, report)
     if report.errors:
@@ -284,7 +289,7 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
         return lab.engine.birdc(name, command)
 
     if name == lab.topo.bastion.name:
-        feeders = list(target.feeders) if target.feeders is not None else node_feeders(lab.topo, lab.engine)
+        feeders = list(target.feeders) if target.feeders is not None else node_feeders(lab.topo, lab.engine, lab.plan)
         advertised = {str(f.ip): len(f.routes) for f in feeders}
 
         def settle() -> checks.Result:
@@ -305,9 +310,9 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
         outcome.sessions_reset = sorted({by_ip.get(remote, remote) for (_, _, remote, _) in before - after})
     if result.confirmed and name == lab.topo.bastion.name:
         value = [str(a) for a in accepted] if accepted is not None else None
-        lab.state.facts["bastion_accepts"] = value
         fresh = LabState.load(lab.topo.name) or lab.state  # what other verbs saved meanwhile is kept
-        fresh.facts["bastion_accepts"] = value
+        for facts in (lab.state.facts, fresh.facts):
+            facts.bastion_accepts, facts.bastion_pushed = value, True
         fresh.save()
     outcome.seconds = time.perf_counter() - t0
     return outcome
@@ -338,7 +343,7 @@ def accepted_now(lab: Lab) -> tuple[IPv4Network, ...] | None:
     from orchestrator.bird.config import PRE_EXISTING_ACCEPT
 
     facts = lab.state.facts
-    raw = facts["bastion_accepts"] if "bastion_accepts" in facts else [str(p) for p in PRE_EXISTING_ACCEPT]
+    raw = facts.bastion_accepts if facts.bastion_pushed else [str(p) for p in PRE_EXISTING_ACCEPT]
     if raw is None:
         return None
     accepted = tuple(IPv4Network(p) for p in raw)

@@ -10,7 +10,8 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from orchestrator.bird import parse
-from orchestrator.engines import Engine, KernelRoute
+from orchestrator.engines.base import Engine, KernelRoute
+from orchestrator.state import Facts
 from orchestrator.topology import Topology
 
 
@@ -130,8 +131,8 @@ def block_check(topo: Topology, node_name: str, block: IPv4Network) -> Check:
                  f"via {node.bgp_name} ({node.ip})", evaluate)
 
 
-def filtered_before_push_check(topo: Topology, prefix: IPv4Network, facts: dict[str, Any]) -> Check:
-    seen = facts.get("filtered_before_push", {}).get(str(prefix))
+def filtered_before_push_check(topo: Topology, prefix: IPv4Network, facts: Facts) -> Check:
+    seen = (facts.filtered_before_push or {}).get(str(prefix))
     nodes = {n.ip for n in topo.k8s_nodes}
 
     def evaluate(_: Snapshot) -> tuple[bool, str]:
@@ -144,7 +145,7 @@ def filtered_before_push_check(topo: Topology, prefix: IPv4Network, facts: dict[
 
 
 def bgp_checks(topo: Topology, lb_prefixes: list[IPv4Network], blocks: dict[str, IPv4Network],
-               facts: dict[str, Any]) -> list[Check]:
+               facts: Facts) -> list[Check]:
     checks = [session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
     for prefix in lb_prefixes:
         checks += [route_via_all_check(topo, prefix), kernel_ecmp_check(topo, prefix)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,8 @@ from orchestrator import PROJECT_ROOT, manifests
 from orchestrator.calico.models import BGPConfiguration, BGPPeer, IPPool
 from orchestrator.calico.speakers import CalicoObjects, SpeakerConfig, speaker_configs
 from orchestrator.manifests import Document, Parsed
-from orchestrator.state import run_dir
+from orchestrator.fsutil import atomic_write
+from orchestrator.rundir import RunDir
 from orchestrator.topology import Topology
 
 BASE_MANIFESTS = PROJECT_ROOT / "lab" / "manifests" / "calico"
@@ -59,7 +59,7 @@ def calico_objects(parsed: list[Parsed]) -> CalicoObjects:
 
 class Store:
     def __init__(self, lab: str) -> None:
-        self.path = run_dir(lab) / "objects.json"
+        self.path = RunDir(lab).objects
 
     def load(self) -> list[Document]:
         try:
@@ -69,10 +69,8 @@ class Store:
         return [Document(d["file"], d["index"], d["body"]) for d in raw]
 
     def save(self, docs: list[Document]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"file": d.file, "index": d.index, "body": d.body} for d in docs], indent=1))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps([{"file": d.file, "index": d.index, "body": d.body} for d in docs],
+                                           indent=1))
 
 
 def plan(topo: Topology, current: list[Document], applied: list[Document] = (),  # type: ignore[assignment]

@@ -19,7 +19,6 @@ from orchestrator.checks import Check, Snapshot
 from orchestrator.errors import LabError
 from orchestrator.k8s import jsonpatch
 from orchestrator.manifests import Document
-from orchestrator.state import run_dir
 
 if TYPE_CHECKING:
     from orchestrator.lab import Lab
@@ -33,7 +32,7 @@ PORT = 6443
 
 
 def certificates(lab: Lab) -> pki.LabCerts:
-    return pki.write_lab_certs(run_dir(lab.topo.name) / "certs")
+    return pki.write_lab_certs(lab.files.certs)
 
 
 def server_certs_secret(certs: pki.LabCerts) -> Document:
@@ -65,7 +64,7 @@ def gateway_address(lab: Lab) -> str:
 
 
 def step5_patched(lab: Lab) -> Document:
-    stored = {cluster.key(d): d for d in cluster.Store(lab.topo.name).load()}
+    stored = {cluster.key(d): d for d in lab.plan.docs}
     gw = stored.get(GATEWAY)
     if gw is None:
         raise LabError("demo step 5 patches the Gateway of step 3, which is not applied")
@@ -89,14 +88,14 @@ def run(lab: Lab, progress: Any = lambda _: None) -> DemoReport:
     result = lab.apply(docs)
     steps += result.lines()
     after4 = route_accepted(lab)
-    lab.state.facts["route_after_step4"] = list(after4)
+    lab.state.facts.route_after_step4 = after4
     progress(f"demo steps 1-4 applied ({time.perf_counter() - t:.2f} s): TLSRoute tls-passthrough "
              f"Accepted={after4[0]} ({after4[1]})")
     t = time.perf_counter()
     result = lab.apply([step5_patched(lab)])
     steps += result.lines()
     after5 = route_accepted(lab)
-    lab.state.facts["route_after_step5"] = list(after5)
+    lab.state.facts.route_after_step5 = after5
     lab.state.save()
     progress(f"demo step 5 patched the TLS Passthrough listener in ({time.perf_counter() - t:.2f} s): "
              f"TLSRoute Accepted={after5[0]} ({after5[1]}), gateway address {gateway_address(lab)}")
@@ -146,8 +145,7 @@ def _echo_pods(lab: Lab) -> set[str]:
 
 
 def _backend_sessions(lab: Lab) -> int | None:
-    sessions = getattr(lab.engine, "gateway_backend_sessions", None)
-    return sessions() if sessions else None
+    return lab.engine.gateway_backend_sessions()
 
 
 def passthrough_check(lab: Lab) -> Check:
@@ -178,12 +176,12 @@ def refused_check(lab: Lab, label: str, host: str, url: str | None, extra: list[
 
 def passthrough_checks(lab: Lab) -> list[Check]:
     gw = gateway_address(lab)
-    status4 = lab.state.facts.get("route_after_step4")
+    status4 = lab.state.facts.route_after_step4
 
     def step4(_: Snapshot) -> tuple[bool, str]:
         if not status4:
             return False, "not observed (the demo did not run in up)"
-        return status4 == ["False", "NotAllowedByListeners"], f"Accepted={status4[0]} ({status4[1]})"
+        return status4 == ("False", "NotAllowedByListeners"), f"Accepted={status4[0]} ({status4[1]})"
 
     def accepted(_: Snapshot) -> tuple[bool, str]:
         st, reason = route_accepted(lab)
@@ -200,7 +198,7 @@ def passthrough_checks(lab: Lab) -> list[Check]:
 
 
 def demo_applied(lab: Lab) -> bool:
-    return GATEWAY in {cluster.key(d) for d in cluster.Store(lab.topo.name).load()}
+    return GATEWAY in {cluster.key(d) for d in lab.plan.docs}
 
 
 def manifest_paths() -> list[Path]:

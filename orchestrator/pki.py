@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+from orchestrator.fsutil import atomic_write
 
 CA_NAME = "example.com"
 CA_ORG = "example Inc."
@@ -161,13 +162,13 @@ def write_lab_certs(directory: Path) -> LabCerts:
     if ca is None:
         ca_key, leaf_key = new_keys(2)
         ca = make_ca(ca_key)
-        _write_atomic(paths.ca_key, ca.key_pem, 0o600)
-        _write_atomic(paths.ca_cert, ca.cert_pem, 0o644)
+        atomic_write(paths.ca_key, ca.key_pem, 0o600)
+        atomic_write(paths.ca_cert, ca.cert_pem, 0o644)
     else:
         leaf_key = new_key()
     leaf = make_leaf(ca, key=leaf_key)
-    _write_atomic(paths.leaf_key, leaf.key_pem, 0o600)
-    _write_atomic(paths.leaf_cert, leaf.cert_pem, 0o644)
+    atomic_write(paths.leaf_key, leaf.key_pem, 0o600)
+    atomic_write(paths.leaf_cert, leaf.cert_pem, 0o644)
     return paths
 
 
@@ -267,21 +268,3 @@ def _leaf_is_good(leaf: CertPair, ca: CertPair) -> bool:
         and _fresh(cert)
         and _signed_by(cert, ca.cert)
     )
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    # mkstemp creates the file 0600, so a key is never readable by others, not even briefly.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

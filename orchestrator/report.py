@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from orchestrator.checks import Result
+
+class Result(Protocol):
+    """A check's outcome, as orchestrator.checks.Result holds it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def where(self) -> str: ...
+    @property
+    def expect(self) -> str: ...
+    @property
+    def observed(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import LabError
-from orchestrator.procs import Proc
+from orchestrator.fsutil import atomic_write, private_dir
+# Where labs live: named in orchestrator.rundir, re-exported here where most callers look for them.
+from orchestrator.rundir import LAB_NAME as LAB_NAME, RUN_ROOT as RUN_ROOT, RunDir
+from orchestrator.rundir import check_lab_name as check_lab_name, run_dir as run_dir
 
 NS_PREFIX = "gwlab-"
-RUN_ROOT = Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab"))
 
 
 def ns_name(lab: str, node: str) -> str:
@@ -33,17 +35,6 @@ def lab_of_ns(name: str) -> str | None:
     if not name.startswith(NS_PREFIX) or "." not in name:
         return None
     return name[len(NS_PREFIX):].split(".", 1)[0]
-
-
-# A lab's name becomes part of paths and namespace names: nothing else is ever accepted.
-LAB_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
-
-
-def check_lab_name(lab: str) -> str:
-    if not LAB_NAME.match(lab):
-        raise LabError(f"{lab!r} is not a lab name: use 1-24 lowercase letters, digits and '-', "
-                       "starting and ending with a letter or digit")
-    return lab
 
 
 _lock_depth = 0
@@ -81,8 +72,74 @@ def changing(wait: float = 120.0) -> Iterator[None]:
             _lock_fd = -1
 
 
-def run_dir(lab: str) -> Path:
-    return RUN_ROOT / check_lab_name(lab)
+@dataclass(frozen=True)
+class Proc:
+    role: str  # what it is in the lab, e.g. "bird:bastion"
+    pid: int
+    start_time: int  # field 22 of /proc/PID/stat, in clock ticks since boot
+    exe: str
+    ns: str
+    argv: list[str] = field(default_factory=list)
+    log: str = ""
+
+
+@dataclass
+class Facts:
+    """What the lab observed and kept for its checks (state.json's "facts"; a key is written only
+    once its fact is recorded, so a fact not recorded reads as such)."""
+
+    # prefix -> next hops it arrived filtered from, seen by `up` before the filter push
+    filtered_before_push: dict[str, list[str]] | None = None
+    route_after_step4: tuple[str, str] | None = None  # the TLSRoute's Accepted (status, reason)
+    route_after_step5: tuple[str, str] | None = None
+    # What the bastion's import filter accepts after a push; None: a config pushed by hand (not data).
+    bastion_accepts: list[str] | None = None
+    bastion_pushed: bool = False  # a push recorded bastion_accepts (else: the pre-existing filter)
+    clab: dict[str, Any] | None = None  # the containerlab engine's own record (what it made)
+
+    KEYS = ("filtered_before_push", "route_after_step4", "route_after_step5", "bastion_accepts", "clab")
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Facts:
+        facts = cls()
+        for key, value in raw.items():
+            facts[key] = value
+        return facts
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.filtered_before_push is not None:
+            out["filtered_before_push"] = self.filtered_before_push
+        for key in ("route_after_step4", "route_after_step5"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = list(value)
+        if self.bastion_pushed:
+            out["bastion_accepts"] = self.bastion_accepts
+        if self.clab is not None:
+            out["clab"] = self.clab
+        return out
+
+    # As a mapping of state.json's keys, for code that reads the file's shape.
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_json()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "filtered_before_push":
+            self.filtered_before_push = {str(k): [str(x) for x in v] for k, v in dict(value).items()}
+        elif key in ("route_after_step4", "route_after_step5"):
+            status, reason = value
+            setattr(self, key, (str(status), str(reason)))
+        elif key == "bastion_accepts":
+            self.bastion_accepts = None if value is None else [str(x) for x in value]
+            self.bastion_pushed = True
+        elif key == "clab":
+            self.clab = dict(value)
+        else:
+            raise KeyError(f"{key!r} is not a fact a lab keeps (known: {', '.join(self.KEYS)})")
 
 
 @dataclass
@@ -94,17 +151,21 @@ class LabState:
     namespaces: list[str] = field(default_factory=list)
     processes: list[Proc] = field(default_factory=list)
     bastion_bird: str = "1"  # the BIRD dialect the bastion runs
-    facts: dict[str, Any] = field(default_factory=dict)  # observations kept for checks, e.g. pre-push filtered
+    facts: Facts = field(default_factory=Facts)  # observations kept for checks, e.g. pre-push filtered
+
+    def __post_init__(self) -> None:
+        if isinstance(self.facts, dict):  # as state.json holds them
+            self.facts = Facts.from_json(self.facts)
 
     @property
     def path(self) -> Path:
-        return run_dir(self.lab) / "state.json"
+        return RunDir(self.lab).state
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, self.path)
+        private_dir(self.path.parent)
+        raw = asdict(self)
+        raw["facts"] = self.facts.to_json()
+        atomic_write(self.path, json.dumps(raw, indent=1))
 
     def plan_namespaces(self, names: list[str]) -> None:
         """Written before any is made: a crash halfway leaves a list `down` can trust."""
@@ -125,19 +186,10 @@ class LabState:
 
     @classmethod
     def load(cls, lab: str) -> LabState | None:
-        path = run_dir(lab) / "state.json"
+        path = RunDir(lab).state
         try:
             raw = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
         raw["processes"] = [Proc(**p) for p in raw.get("processes", [])]
         return cls(**raw)
-
-
-def labs_on_host() -> list[str]:
-    """Labs with a run directory or a namespace of ours, running or left over."""
-    from orchestrator import netns
-
-    labs = {p.name for p in RUN_ROOT.iterdir() if p.is_dir()} if RUN_ROOT.is_dir() else set()
-    labs |= {lab for n in netns.list_names() if (lab := lab_of_ns(n))}
-    return sorted(lab for lab in labs if LAB_NAME.match(lab))

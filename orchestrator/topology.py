@@ -19,7 +19,7 @@ import yaml
 from orchestrator.errors import LabError, Problem, ValidationFailed
 
 SUPPORTED_KINDS = ("linux", "k8s-kind", "ext-container", "bridge")
-from orchestrator.state import LAB_NAME  # noqa: E402
+from orchestrator.rundir import LAB_NAME  # noqa: E402
 KIND_NODE = re.compile(r"^(?P<cluster>.+)-(?P<role>control-plane|worker)(?P<index>[0-9]*)$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 DEFAULT_ASN = 64512
@@ -90,6 +90,12 @@ def _bgp_name(role: str, index: str) -> str:
     """kind's node names -> the workshop's protocol names: control-plane -> control1, worker2 -> worker2."""
     number = int(index) if index else 1
     return f"control{number}" if role == "control-plane" else f"worker{number}"
+
+
+def load_named(path: Path | str | None, name: str | None) -> Topology:
+    """The topology at `path` (default: the project's), renamed to lab `name` when one is given."""
+    topo = load(path or DEFAULT_PATH)
+    return topo.with_name(name) if name else topo
 
 
 def load(path: Path | str) -> Topology:

@@ -28,7 +28,7 @@ def lab_name() -> Iterator[str]:
     try:
         yield name
     finally:
-        from orchestrator.teardown import teardown
+        from orchestrator.engines.netns.teardown import teardown
         from orchestrator.state import LabState
 
         teardown(name, LabState.load(name))

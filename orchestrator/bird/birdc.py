@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -50,6 +50,12 @@ class ReplyLine:
 class Reply:
     lines: list[ReplyLine]
     command: str = ""
+    greeting: str = ""  # the server's greeting, e.g. "BIRD 1.6.8 ready." (when it was read)
+    status: int = 0  # the exit status birdc gives this reply
+
+    def output(self) -> BirdcOutput:
+        """What `birdc COMMAND` prints for this reply (greeting first), and its exit status."""
+        return BirdcOutput((self.greeting + "\n" if self.greeting else "") + self.text, self.status)
 
     @property
     def code(self) -> int:
@@ -215,7 +221,12 @@ class BirdcOutput:
 
 
 def birdc(socket_path: str | Path, command: str, timeout: float = 5.0) -> BirdcOutput:
-    """What `birdc -s SOCKET COMMAND` prints: the greeting, then the reply without codes.
+    """What `birdc -s SOCKET COMMAND` prints: the greeting, then the reply without codes."""
+    return ask(socket_path, command, timeout).output()
+
+
+def ask(socket_path: str | Path, command: str, timeout: float = 5.0) -> Reply:
+    """One command on a fresh connection: the reply, with the greeting and birdc's exit status.
 
     The exit status follows the version that answers: birdc 1.6 exits 0 even on an error
     reply, birdc 2 exits 1 when the last code is 8000 or more.
@@ -223,4 +234,4 @@ def birdc(socket_path: str | Path, command: str, timeout: float = 5.0) -> BirdcO
     with BirdClient(socket_path, timeout) as client:
         reply = client.command(command)
         status = 1 if client.dialect != "1" and reply.code >= 8000 else 0
-        return BirdcOutput(client.greeting + "\n" + reply.text, status)
+        return replace(reply, greeting=client.greeting, status=status)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from orchestrator import netns, procs
+from orchestrator.engines.netns import namespaces as netns, procs
 from orchestrator.bird import binaries, conftext, parse
 from orchestrator.bird.bgpfeed import FeedError, PathAttrs, Session, connect
 from orchestrator.bird.birdc import BirdClient, BirdError
@@ -162,7 +162,7 @@ def probes(declared: list[IPv4Network], extra: list[IPv4Network]) -> list[IPv4Ne
 
 
 def _new_namespace(name: str) -> None:
-    from orchestrator.rtnl import IPRoute
+    from orchestrator.engines.netns.rtnl import IPRoute
 
     with netns.create(name):
         netns.write_sysctls(SCRATCH_SYSCTLS)
@@ -187,7 +187,7 @@ class Scratch:
 
     # -- making it --------------------------------------------------------------------------
     def build(self, interface: str) -> None:
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         for name in (self.router_ns, self.peers_ns):
             self.made.append(name)
@@ -202,7 +202,7 @@ class Scratch:
 
     def address(self, net: ScratchNet, peers: list[IPv4Address]) -> None:
         """The router's address on its side (once), the peers' addresses on theirs (those not there yet)."""
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         if not self.addressed:
             with netns.inside(self.router_ns), IPRoute() as ipr:

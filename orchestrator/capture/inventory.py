@@ -116,23 +116,19 @@ def hostname_matches(pattern: str, host: str) -> bool:
 
 def pods(lab: Lab) -> tuple[PodInfo, ...]:
     """Every pod of the lab's pod plane, as its controllers allocated it."""
-    from orchestrator.engines.controllers import Controllers
-    from orchestrator.engines.netns import NetnsEngine
-    from orchestrator.engines.pods import PodPlane, cali_name, pod_ns
-
     engine = lab.engine
-    if not isinstance(engine, NetnsEngine):
+    found = engine.host_pods()
+    if found is None:
         raise LabError(f"lab {lab.topo.name!r} runs on the {engine.name} engine: its pods are not "
                        f"namespaces of this host (traces need the netns engine)")
-    alloc = Controllers(engine).allocations()
-    plane = PodPlane(engine, [])
     nodes = {n.name: (n.bgp_name or n.name) for n in lab.topo.routers}
     out = []
-    for spec in alloc.pod_specs():
+    for pod in found:
+        spec = pod.spec
         out.append(PodInfo(spec.namespace, spec.name, spec.node, nodes.get(spec.node, spec.node), spec.ip,
-                           pod_ns(lab.topo.name, spec), cali_name(spec), spec.role, spec.owner,
-                           tuple(sorted(spec.labels.items())), tuple(spec.ports), spec.key in alloc.ready,
-                           str(plane.paths(spec).log), tuple(sorted(spec.secret_mounts.items())),
+                           pod.netns, pod.veth, spec.role, spec.owner,
+                           tuple(sorted(spec.labels.items())), tuple(spec.ports), pod.ready,
+                           str(pod.log), tuple(sorted(spec.secret_mounts.items())),
                            tuple(sorted(spec.env.items()))))
     return tuple(out)
 

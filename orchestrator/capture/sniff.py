@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from orchestrator import netns
+from orchestrator.engines.netns import namespaces
 from orchestrator.errors import LabError
 from orchestrator.state import lab_of_ns
 
@@ -71,7 +71,7 @@ class CaptureSpec:
         if self.read_file is not None:
             return bound
         assert self.ns is not None
-        return [NSENTER, f"--net={netns.path_of(self.ns)}", "--", *bound]
+        return [NSENTER, f"--net={namespaces.path_of(self.ns)}", "--", *bound]
 
 
 @dataclass
@@ -88,7 +88,7 @@ class Capture:
         """Start tcpdump; returns once it listens (live) or has opened the file."""
         ns = self.spec.ns
         if self.spec.read_file is None:
-            if ns is None or lab_of_ns(ns) is None or not netns.exists(ns):
+            if ns is None or lab_of_ns(ns) is None or not namespaces.exists(ns):
                 raise LabError(f"refusing to capture outside a lab namespace ({ns!r})")
         self.proc = subprocess.Popen(self.spec.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True, close_fds=True)

@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator import netns
+from orchestrator.engines.netns import namespaces
 from orchestrator.errors import LabError
 from orchestrator.state import ns_name
 
@@ -38,19 +38,19 @@ def pod_namespace(lab: str, pod: str) -> str:
 def pods(lab: str) -> list[str]:
     """The pods of a lab, found by their namespaces."""
     prefix = ns_name(lab, POD_PREFIX)
-    return [n[len(prefix):] for n in netns.list_names() if n.startswith(prefix)]
+    return [n[len(prefix):] for n in namespaces.list_names() if n.startswith(prefix)]
 
 
 def interfaces(ns: str) -> tuple[str, ...]:
-    with netns.inside(ns):
+    with namespaces.inside(ns):
         return tuple(name for _, name in socket.if_nameindex())
 
 
 def addresses(ns: str) -> list[str]:
     """The IPv4 addresses configured inside a namespace (lo excluded)."""
-    from orchestrator.rtnl import IPRoute
+    from orchestrator.engines.netns.rtnl import IPRoute
 
-    with netns.inside(ns):
+    with namespaces.inside(ns):
         with IPRoute() as ipr:
             return [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(family=socket.AF_INET)
                     if not str(a.get_attr("IFA_ADDRESS")).startswith("127.")]
@@ -64,12 +64,12 @@ def resolve(lab: Lab, spec: str) -> Target:
     elif any(name in (n.name, n.bgp_name) for n in topo.routers):
         node = topo.node(name)
         label, ns = node.name, ns_name(topo.name, node.name)
-    elif netns.exists(pod_namespace(topo.name, name.removeprefix("pod/"))):
+    elif namespaces.exists(pod_namespace(topo.name, name.removeprefix("pod/"))):
         label, ns = f"pod {name.removeprefix('pod/')}", pod_namespace(topo.name, name.removeprefix("pod/"))
     else:
         known = [n.bgp_name or n.name for n in topo.routers] + [topo.bridge] + [f"pod/{p}" for p in pods(topo.name)]
         raise LabError(f"no node or pod {name!r} in lab {topo.name!r}; try one of: {', '.join(known)}")
-    if not netns.exists(ns):
+    if not namespaces.exists(ns):
         raise LabError(f"{label} of lab {topo.name!r} has no namespace {ns}: is the lab up?")
     have = interfaces(ns)
     if iface and iface != "any" and iface not in have:

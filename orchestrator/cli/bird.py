@@ -138,13 +138,14 @@ def run_validate(args: argparse.Namespace) -> int:
         routes, routes_problems = read_routes(Path(args.routes), args.routes)
     if found is not None:
         topo, state = found
-        engine = None
+        engine, plan = None, None
         if not args.parse_only and (args.node is None or topo.node(args.node) is topo.bastion):
             _needs_root("the route-policy test")  # it reads the nodes' control sockets, then runs scratch BIRDs
             from orchestrator import lab
 
-            engine = lab.open_lab(args.topo, topo.name).engine
-        target = bastion.lab_target(topo, state, engine, args.node)
+            opened = lab.open_lab(args.topo, topo.name)
+            engine, plan = opened.engine, opened.plan
+        target = bastion.lab_target(topo, state, engine, args.node, plan)
         if args.bird and args.bird != target.dialect:
             raise LabError(f"{target.node} of lab {topo.name} runs BIRD {'1.6' if target.dialect == '1' else 2}"
                            f"; --bird {args.bird} does not match (fix: drop --bird)")
@@ -256,7 +257,8 @@ def run_filter(args: argparse.Namespace) -> int:
     if args.dry_run:
         from orchestrator.bird.validate import validate
 
-        rep = validate(text, bastion.lab_target(running.topo, running.state, running.engine), name)
+        rep = validate(text, bastion.lab_target(running.topo, running.state, running.engine, None,
+                                                     running.plan), name)
         if args.json:
             report.print_json(rep.as_dict())
         else:

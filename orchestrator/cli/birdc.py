@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
 
     running = lab.open_lab(args.topo, args.lab)
     node = running.topo.node(args.node).name
-    out = running.engine.birdc_output(node, abbrev.expand(" ".join(args.command) or "show status"))
+    out = running.engine.birdc(node, abbrev.expand(" ".join(args.command) or "show status")).output()
     sys.stdout.write(out.text)
     return out.status

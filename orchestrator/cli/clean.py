@@ -16,8 +16,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from orchestrator.engines.clab import leftovers
     from orchestrator.errors import LabError
-    from orchestrator.teardown import teardown
-    from orchestrator.state import LabState, labs_on_host
+    from orchestrator.engines.netns.teardown import teardown
+    from orchestrator.engines.netns.teardown import labs_on_host
+    from orchestrator.state import LabState
 
     docker = leftovers.local_docker()  # None, quietly, when no Docker engine answers
     labs = [args.lab] if args.lab else sorted(set(labs_on_host()) | leftovers.labs(docker))

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator import topology
     from orchestrator.state import LabState
 
-    from orchestrator.teardown import teardown
+    from orchestrator.engines.netns.teardown import teardown
 
     name = args.lab or topology.load(args.topo or topology.DEFAULT_PATH).name
     state = LabState.load(name)
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         removed = teardown(name, state)
     else:
         from orchestrator.engines import get_engine
-        from orchestrator.lab import load_topology
+        from orchestrator.topology import load_named as load_topology
 
         topo = load_topology(args.topo, name)
         removed = get_engine(engine, topo, state or LabState(name, engine, str(topo.path.resolve()))).down()

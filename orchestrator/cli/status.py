@@ -25,8 +25,10 @@ class LabStatus:
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator import netns, procs, report
-    from orchestrator.state import LabState, check_lab_name, lab_of_ns, labs_on_host, run_dir
+    from orchestrator import report
+    from orchestrator.engines.netns import namespaces, procs
+    from orchestrator.engines.netns.teardown import labs_on_host
+    from orchestrator.state import LabState, check_lab_name, lab_of_ns, run_dir
 
     if args.lab:
         check_lab_name(args.lab)
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in [args.lab] if args.lab else labs_on_host():
         state = LabState.load(name)
-        spaces = [n for n in netns.list_names() if lab_of_ns(n) == name]
+        spaces = [n for n in namespaces.list_names() if lab_of_ns(n) == name]
         if state is None and not spaces and args.lab is not None and not run_dir(name).exists():
             continue
         if state is None:

@@ -37,7 +37,7 @@ class _DryRun(argparse.Action):
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator import lab, report
+    from orchestrator import report, runbook
 
     if args.dry_run:
         from orchestrator.errors import LabError
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
 
-    result = lab.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
+    result = runbook.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
                     manifests=[Path(f) for f in args.filename], demo=not args.bgp_only)
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:

@@ -16,9 +16,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator import lab, report
+    from orchestrator import lab, report, verification
 
-    results = lab.open_lab(args.topo, args.lab).verify(args.wait)
+    results = verification.verify(lab.open_lab(args.topo, args.lab), args.wait)
     ok = all(r.ok for r in results)
     if args.json:
         report.print_json({"ok": ok, "checks": [r.as_dict() for r in results]})

@@ -1,101 +1,25 @@
-"""Engines realise a topology. The steps and checks around them are shared (orchestrator.lab)."""
+"""Engines realise a topology. The steps and checks around them are shared (orchestrator.runbook).
+
+The protocol is orchestrator.engines.base; this package's own module loads nothing else, so that
+`down` and `clean` (which reach the netns engine's host modules) start fast."""
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING
 
-from orchestrator.bird.birdc import BirdcOutput, Reply
-from orchestrator.bird.config import BastionConfig
-from orchestrator.cluster import ClusterPlan
 from orchestrator.errors import LabError
-from orchestrator.state import LabState
-from orchestrator.topology import Topology
 
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class KernelRoute:
-    dst: IPv4Network
-    gateways: tuple[IPv4Address, ...]  # one per ECMP next hop
-    kind: str  # unicast, blackhole, ...
-
-
-@dataclass
-class SyncReport:
-    created: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    not_ready: list[str] = field(default_factory=list)
-    kube_proxy: list[str] = field(default_factory=list)
-    reloaded: list[str] = field(default_factory=list)
-    speakers: list[str] = field(default_factory=list)  # nodes whose BIRD was reconfigured in place
-    waiting: dict[str, str] = field(default_factory=dict)  # pod -> why it was not started
-
-    def lines(self) -> list[str]:
-        out = [f"BIRD reconfigured in place on {', '.join(self.speakers)}"] if self.speakers else []
-        out += [f"pod/{p} created" for p in self.created] + [f"pod/{p} deleted" for p in self.removed]
-        out += [f"pod/{p} is not ready" + (f" ({self.waiting[p]})" if p in self.waiting else "")
-                for p in self.not_ready]
-        if self.reloaded:
-            out.append("gateway proxy reloaded: " + ", ".join(self.reloaded))
-        return out
-
-
-class Engine(Protocol):
-    name: str
-    topo: Topology
-    state: LabState
-
-    def preflight(self) -> None:
-        """Raise LabError naming every missing prerequisite, before anything is made (local facts only)."""
-
-    def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
-        """Create the nodes and links, start the bastion and the node speakers, and make the cluster
-        hold the plan's objects (the workshop's Calico manifests)."""
-
-    def down(self) -> list[str]:
-        """Remove everything the lab made; returns what was removed. Idempotent."""
-
-    def apply(self, plan: ClusterPlan) -> SyncReport:
-        """Make the cluster match the validated objects: node speakers reconfigured in place,
-        pods, Services and gateway proxies created, changed or removed."""
-
-    def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
-        """Objects of a kind (Pod, Gateway, ...) as the API returns them, status included;
-        namespace None = every namespace."""
-
-    def birdc(self, node: str, command: str) -> Reply:
-        """The reply of the node's BIRD to one command (raises BirdError if BIRD does not answer)."""
-
-    def birdc_output(self, node: str, command: str) -> BirdcOutput:
-        """What `birdc COMMAND` prints on that node, greeting included."""
-
-    def stop_bird(self, node: str) -> bool:
-        """Stop the node's BIRD; False if it was not running."""
-
-    def restart_bird(self, node: str) -> None:
-        """Start the node's BIRD again on the config it has."""
-
-    def bird_socket(self, node: str) -> str:
-        """Path of the node's BIRD control socket, as seen from this process."""
-
-    def exec(self, node: str, argv: list[str], capture: bool = False,
-             timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
-        """Run a command inside the node."""
-
-    def kernel_routes(self, node: str, dst: IPv4Network) -> list[KernelRoute]:
-        """The node's kernel routes for exactly `dst`."""
-
+if TYPE_CHECKING:
+    from orchestrator.engines.base import Engine
+    from orchestrator.state import LabState
+    from orchestrator.topology import Topology
 
 ENGINES = ("netns", "clab")
 
 
 def get_engine(name: str, topo: Topology, state: LabState) -> Engine:
     if name == "netns":
-        from orchestrator.engines.netns import NetnsEngine
+        from orchestrator.engines.netns.engine import NetnsEngine
 
         return NetnsEngine(topo, state)
     if name == "clab":

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator import PROJECT_ROOT, netns, topology_gen
+from orchestrator import PROJECT_ROOT, topology_gen
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.state import lab_of_ns, run_dir
 
 TOPO = PROJECT_ROOT / "topology.clab.yml"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import PROJECT_ROOT, lab, netns
+from orchestrator import PROJECT_ROOT, lab
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.bird import parse
 from orchestrator.state import LabState, lab_of_ns, run_dir
 

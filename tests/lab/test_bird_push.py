@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator import lab, netns
+from orchestrator import lab
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.bird import parse
 from orchestrator.bird.binaries import bird_binaries
 from orchestrator.errors import LabError

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from pyroute2 import IPRoute
 
-from orchestrator import PROJECT_ROOT, bastion, lab, netns, procs
+from orchestrator import PROJECT_ROOT, bastion, lab
+from orchestrator.engines.netns import namespaces as netns, procs
 from orchestrator.capture import targets, trace_bgp
 from orchestrator.state import ns_name
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import PROJECT_ROOT, netns
+from orchestrator import PROJECT_ROOT
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.state import lab_of_ns, run_dir
 
 from tests.workshop_texts import STEP5_PATCH

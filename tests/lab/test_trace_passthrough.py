@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import netns, procs
+from orchestrator.engines.netns import namespaces as netns, procs
 from orchestrator.state import LabState, run_dir
 
 from .helpers import gwlab

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator import PROJECT_ROOT, checks, topology
 from orchestrator.bird.birdc import Reply, parse_reply
-from orchestrator.engines import KernelRoute
+from orchestrator.engines.base import KernelRoute
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "bird" / "1.6"
 TOPO = topology.load(PROJECT_ROOT / "topology.clab.yml")

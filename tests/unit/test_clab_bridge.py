@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from orchestrator import netns
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.engines.clab.bridge import NetlinkBridges
 
 

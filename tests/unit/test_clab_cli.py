@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import PROJECT_ROOT, netns
+from orchestrator import PROJECT_ROOT
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.cli import build_parser
 from orchestrator.state import lab_of_ns
 

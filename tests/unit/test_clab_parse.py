@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 
 from orchestrator.bird.birdc import parse_reply
-from orchestrator.engines import KernelRoute
+from orchestrator.engines.base import KernelRoute
 from orchestrator.engines.clab import parse
 from tests.unit.clab_standins import FIXTURES, birdc_fixture
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator import lab as lab_module
-from orchestrator.engines import Engine
+from orchestrator import runbook as lab_module
+from orchestrator.engines.base import Engine
 from orchestrator.engines.clab.docker import ExecResult
 from orchestrator.engines.clab.engine import ClabEngine
 from orchestrator.engines.clab.names import BASTION_BASE_IMAGE, KIND_NODE_IMAGE

@@ -4,7 +4,7 @@ import pytest
 
 from orchestrator.errors import LabError
 from orchestrator.state import check_lab_name, run_dir
-from orchestrator.teardown import teardown
+from orchestrator.engines.netns.teardown import teardown
 
 
 @pytest.mark.parametrize("name", ["../victim", "/", "a/b", "", "UPPER", "-x", "x" * 25, "a.b"])

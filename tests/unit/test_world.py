@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 
 from orchestrator import PROJECT_ROOT, cluster, manifests, pki, topology
-from orchestrator.engines.controllers import objects_of
+from orchestrator.engines.netns.controllers import objects_of
 from orchestrator.k8s import kube_proxy
 from orchestrator.k8s.world import Allocations, World, compute
 from orchestrator.manifests import Document

@@ -20,20 +20,20 @@ class NetlinkBridges:
     """Bridges in the namespace this process runs in (the host's), made over netlink."""
 
     def exists(self, name: str) -> bool:
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         with IPRoute() as ipr:
             return bool(ipr.link_lookup(ifname=name))
 
     def create(self, name: str) -> None:
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         with IPRoute() as ipr:
             ipr.link("add", ifname=name, kind="bridge", br_forward_delay=0, br_stp_state=0)
             ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
 
     def remove(self, name: str) -> bool:
-        from orchestrator.rtnl import IPRoute
+        from orchestrator.engines.netns.rtnl import IPRoute
 
         with IPRoute() as ipr:
             found = ipr.link_lookup(ifname=name)

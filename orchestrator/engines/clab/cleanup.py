@@ -23,7 +23,7 @@ from orchestrator.state import LabState
 
 
 def facts_of(state: LabState | None) -> dict[str, Any]:
-    return dict((state.facts if state else {}).get("clab") or {})
+    return dict((state.facts.clab if state else None) or {})
 
 
 def our_containers(docker: DockerApi, lab: str | None = None) -> list[str]:

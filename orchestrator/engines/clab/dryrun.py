@@ -1,7 +1,7 @@
 """`gwlab up --engine clab --dry-run`: the whole of `up` as text, in order, running nothing.
 
 The engine's part is the plan itself (orchestrator.engines.clab.plan: the same steps ClabEngine runs);
-the shared part is orchestrator.lab.up's sequence (demo steps, BGP wait, filter push, checks) shown
+the shared part is orchestrator.runbook.up's sequence (demo steps, BGP wait, filter push, checks) shown
 through this engine's commands. Validation runs as in `up`: an invalid lab prints its problems instead.
 """
 
@@ -12,10 +12,12 @@ import shlex
 from ipaddress import IPv4Network
 from pathlib import Path
 
+# demo, checks and runbook sit above the engines: the dry run renders the whole runbook as text for
+# this engine, and is loaded only by `gwlab up --dry-run`.
 from orchestrator import cluster, demo, manifests, pki
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT, bastion_config
 from orchestrator.bird.push import UNDO_TIMEOUT
-from orchestrator.checks import bgp_checks
+from orchestrator.checks import bgp_checks  # above the engines, as demo: see above
 from orchestrator.engines.clab.derived import derived_text
 from orchestrator.engines.clab.names import BASTION_BASE_IMAGE, ClabNames, names_for
 from orchestrator.engines.clab.operator import agreement_problems, load_operator
@@ -23,12 +25,15 @@ from orchestrator.engines.clab.plan import apply_steps, render as render_steps, 
 from orchestrator.errors import LabError, ValidationFailed
 from orchestrator.k8s import jsonpatch
 from orchestrator.manifests import Document
+from orchestrator.rundir import RunDir
+from orchestrator.state import Facts
 from orchestrator.topology import Topology
 
 
 def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
            extra: list[Path] | None = None, demo_steps: bool = True) -> str:
-    from orchestrator.lab import ESTABLISH_WAIT, load_topology
+    from orchestrator.topology import load_named as load_topology
+    from orchestrator.runbook import ESTABLISH_WAIT  # above the engines: see the imports' comment
 
     if bastion_bird != "1":
         raise LabError(f"--bastion-bird {bastion_bird}: the containerlab engine's bastion runs BIRD 1.6, as the "
@@ -40,7 +45,7 @@ def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
     if problems:
         raise ValidationFailed(problems)
     names = names_for(topo)
-    log = str(names.run / topo.bastion.name / "bird.log")
+    log = str(RunDir.of(topo).node(topo.bastion.name).bird_log)
     before = bastion_config(topo, log, bastion_bird, PRE_EXISTING_ACCEPT)
     bgp = cluster.calico_objects(plan.parsed).bgp
     lb = list(bgp.service_lb_ips) if bgp else []
@@ -56,7 +61,7 @@ def render(path: Path | str | None, name: str | None, bastion_bird: str = "1",
     out += ["", "Then the workshop's Calico manifests (its prerequisites 1 and 2), as ClabEngine.apply applies them:"]
     out += render_steps(base, len(steps) + 1)
     n = len(steps) + len(base) + 1
-    out += ["", "The shared steps (orchestrator/lab.py up, the same for every engine), through this engine:"]
+    out += ["", "The shared steps (orchestrator/runbook.py up, the same for every engine), through this engine:"]
     if demo_steps:
         step14, step5 = _demo_documents(names)
         first = apply_steps(names, step14, [])
@@ -90,7 +95,7 @@ def _prerequisites(names: ClabNames, dialect: str) -> list[str]:
 
 def _demo_documents(names: ClabNames) -> tuple[list[Document], Document]:
     """What demo.run applies: the Secret (its data made at up), the app, the gateway; then step 5."""
-    ca_dir = names.run / "certs"
+    ca_dir = RunDir(names.lab, names.bastion).certs
     secret = Document("(demo step 1: kubectl create secret tls server-certs)", 0, {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "server-certs", "namespace": "default"},
         "type": "kubernetes.io/tls",
@@ -134,14 +139,14 @@ def _checks(topo: Topology, names: ClabNames, lb: list[IPv4Network], with_demo: 
     ip = f"docker exec {names.bastion_container} ip -j route show exact PREFIX table main"
     lines = ["Checks (orchestrator/checks.py bgp_checks and orchestrator/demo.py passthrough_checks; "
              "`gwlab verify` runs the same):"]
-    for c in bgp_checks(topo, lb, {}, {}):
+    for c in bgp_checks(topo, lb, {}, Facts()):
         lines.append(f"   {c.name}: {c.expect}  ({c.where})")
     lines.append("   pod block of each node: via that node  (bastion: show route all; the blocks Calico's IPAM "
                  "affined, from `kubectl get blockaffinities.crd.projectcalico.org`)")
     lines.append(f"   the kernel routes are read with: $ {ip}")
     if not with_demo:
         return lines
-    ca = names.run / "certs" / f"{pki.CA_NAME}.crt"
+    ca = RunDir.of(topo).certs / f"{pki.CA_NAME}.crt"
     gw = "$GATEWAY"
 
     def curl(host: str = demo.HOST, url: str | None = None, extra: list[str] | None = None) -> str:

@@ -3,7 +3,7 @@
 `up` executes the plan (orchestrator.engines.clab.plan) step by step, recording in the lab's state what
 each step makes before it runs; `apply` is kubectl apply/delete of what changed, then waits until the
 real controllers have caught up; the bastion is reached with `docker exec` (birdc, ip, curl), the
-cluster with kubectl. Every step and check around it is the shared one (orchestrator.lab).
+cluster with kubectl. Every step and check around it is the shared one (orchestrator.runbook).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -24,7 +25,7 @@ from orchestrator import cluster, manifests
 from orchestrator.bird.birdc import BirdcOutput, BirdError, Reply
 from orchestrator.bird.config import BastionConfig
 from orchestrator.cluster import ClusterPlan
-from orchestrator.engines import KernelRoute, Progress, SyncReport
+from orchestrator.engines.base import Engine, KernelRoute, Progress, SyncReport
 from orchestrator.engines.clab import cleanup, parse, prereqs
 from orchestrator.engines.clab.bridge import Bridges, NetlinkBridges
 from orchestrator.engines.clab.derived import derived_text
@@ -35,15 +36,16 @@ from orchestrator.engines.clab.plan import (READY, BuildImage, Command, CreateBr
                                             WriteFile, apply_steps, up_steps)
 from orchestrator.engines.clab.runner import CommandResult, Runner, SubprocessRunner
 from orchestrator.errors import LabError, ValidationFailed
+from orchestrator.fsutil import atomic_write
 from orchestrator.k8s import api
 from orchestrator.state import LabState
-from orchestrator.teardown import teardown
+from orchestrator.engines.netns.teardown import teardown
 from orchestrator.topology import Topology
 
 POLL_INTERVAL = 2.0
 
 
-class ClabEngine:
+class ClabEngine(Engine):
     name = "clab"
 
     def __init__(self, topo: Topology, state: LabState, docker: DockerApi | None = None,
@@ -95,7 +97,9 @@ class ClabEngine:
     # -- bringing it up ------------------------------------------------------------------------
     def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
         self.progress = progress
-        facts = self.state.facts.setdefault("clab", {})
+        if self.state.facts.clab is None:
+            self.state.facts.clab = {}
+        facts = self.state.facts.clab
         facts.update(cluster=self.names.cluster, bridge=self.names.bridge, topology=str(self.names.topology))
         facts.setdefault("made", [])
         self.state.save()
@@ -109,7 +113,9 @@ class ClabEngine:
         """Run one step; False when a step that may fail did not succeed (a required one raises)."""
         t = time.perf_counter()
         if step.makes:
-            made = self.state.facts.setdefault("clab", {}).setdefault("made", [])
+            if self.state.facts.clab is None:
+                self.state.facts.clab = {}
+            made = self.state.facts.clab.setdefault("made", [])
             if step.makes not in made:
                 made.append(step.makes)
                 self.state.save()
@@ -118,10 +124,7 @@ class ClabEngine:
         if isinstance(a, BuildImage):
             self.docker.build_image(a.context, a.dockerfile, a.tag)
         elif isinstance(a, WriteFile):
-            a.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = a.path.with_name(f".{a.path.name}.tmp")
-            tmp.write_text(a.text)
-            os.replace(tmp, a.path)
+            atomic_write(a.path, a.text)
         elif isinstance(a, CreateBridge):
             if not self.bridges.exists(a.name):
                 self.bridges.create(a.name)
@@ -230,10 +233,12 @@ class ClabEngine:
         return code, stdout, stderr
 
     def birdc(self, node: str, command: str) -> Reply:
-        _, stdout, _ = self._run_birdc(node, True, command)
-        return parse.reply_from_verbose(stdout, command)
+        code, stdout, _ = self._run_birdc(node, True, command)
+        return replace(parse.reply_from_verbose(stdout, command), greeting=parse.verbose_greeting(stdout), status=code)
 
     def birdc_output(self, node: str, command: str) -> BirdcOutput:
+        """What plain `birdc` prints in the bastion, run as such (not part of the Engine protocol:
+        `birdc(...).output()` gives the same from one verbose run)."""
         code, stdout, _ = self._run_birdc(node, False, command)
         return BirdcOutput(stdout, code)
 

@@ -26,7 +26,7 @@ def labs(docker: DockerApi | None) -> set[str]:
 
 
 def _topology(name: str, state: LabState | None) -> Topology:
-    from orchestrator.lab import load_topology
+    from orchestrator.topology import load_named as load_topology
 
     if state is not None:
         try:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from orchestrator import PROJECT_ROOT
-from orchestrator.state import run_dir
+from orchestrator.rundir import RunDir
 from orchestrator.topology import Topology
 
 CALICO_VERSION = "v3.30.5"  # Calico open source 3.30: its Ingress Gateway is Envoy Gateway
@@ -71,12 +71,13 @@ def names_for(topo: Topology) -> ClabNames:
     nodes = (raw.get("topology") or {}).get("nodes") or {}
     bastion_spec = nodes.get(topo.bastion.name) or {}
     kind_spec = nodes.get(topo.cluster) or {}
-    run = run_dir(topo.name)
+    files = RunDir.of(topo)
+    run = files.root
     prefix = raw.get("prefix")
     return ClabNames(
         lab=topo.name, run=run, topology=run / "topology.clab.yml", kubeconfig=run / "kubeconfig",
         bastion=topo.bastion.name,
         bastion_container=container_name(None if prefix is None else str(prefix), topo.name, topo.bastion.name),
         bastion_image=str(bastion_spec.get("image") or BASTION_IMAGE),
-        bastion_conf=run / topo.bastion.name / "bird.conf",
+        bastion_conf=files.node(topo.bastion.name).bird_config,
         cluster=topo.cluster, kind_image=str(kind_spec.get("image") or KIND_NODE_IMAGE), bridge=topo.bridge)

@@ -13,7 +13,7 @@ import json
 from ipaddress import IPv4Address, IPv4Network
 
 from orchestrator.bird.birdc import ASYNC, Reply, ReplyLine, parse_line
-from orchestrator.engines import KernelRoute
+from orchestrator.engines.base import KernelRoute
 
 CLIENT_REFUSED = 9000  # birdc refused the command itself (no code on the line): a parse error
 VERBOSE_CONTINUATION = "     "
@@ -40,6 +40,14 @@ def reply_from_verbose(output: str, command: str) -> Reply:
     if lines and not final:
         lines.append(ReplyLine(0, ""))  # the `0000 ` line birdc does not print
     return Reply(lines, command)
+
+
+
+def verbose_greeting(output: str) -> str:
+    """The greeting as plain birdc prints it, from `birdc -v` output (`0001 BIRD 1.6.8 ready.`)."""
+    first = output.splitlines()[0] if output else ""
+    line, _ = parse_line(first, 0)
+    return line.text if line.code >= 0 else first
 
 
 def kernel_routes(output: str, dst: IPv4Network) -> list[KernelRoute]:

@@ -61,7 +61,7 @@ class PrerequisitesMissing(LabError):
 
 
 def _made(state: LabState | None) -> list[str]:
-    return list(((state.facts if state else {}).get("clab") or {}).get("made") or [])
+    return list(((state.facts.clab if state else None) or {}).get("made") or [])
 
 
 def check(names: ClabNames, dialect: str, docker: DockerApi | None, docker_why: str, bridges: Bridges,

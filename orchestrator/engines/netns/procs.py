@@ -11,21 +11,10 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator import netns
-
-
-@dataclass(frozen=True)
-class Proc:
-    role: str  # what it is in the lab, e.g. "bird:bastion"
-    pid: int
-    start_time: int  # field 22 of /proc/PID/stat, in clock ticks since boot
-    exe: str
-    ns: str
-    argv: list[str] = field(default_factory=list)
-    log: str = ""
+from orchestrator.engines.netns import namespaces
+from orchestrator.state import Proc as Proc  # re-exported: the record of what spawn starts
 
 
 def _start_time(pid: int) -> int | None:
@@ -61,7 +50,7 @@ def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | 
     exe = os.path.realpath(shutil.which(argv[0]) or argv[0])
     with open(log, "ab") as out:
         child = subprocess.Popen(
-            [NSENTER, f"--net={netns.path_of(ns)}", "--", *argv], stdin=subprocess.DEVNULL, stdout=out,
+            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *argv], stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd, close_fds=True)
     start = _start_time(child.pid)
     if start is None:

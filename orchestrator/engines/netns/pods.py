@@ -14,21 +14,18 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from orchestrator.rtnl import IPRoute
-
-from orchestrator import neighbours, netns, procs
+from orchestrator.engines.netns import namespaces, neighbours, procs
+from orchestrator.engines.netns.host import NodeHost
+from orchestrator.engines.netns.rtnl import IPRoute
 from orchestrator.errors import LabError
+from orchestrator.fsutil import atomic_write
 from orchestrator.k8s import haproxy, kube_proxy
 from orchestrator.k8s.world import GatewaySpec, PodSpec, ServiceSpec, World
-from orchestrator.state import ns_name
-
-if TYPE_CHECKING:
-    from orchestrator.engines.netns import NetnsEngine
+from orchestrator.rundir import PodFiles
+from orchestrator.state import Proc, ns_name
 
 CALICO_MAC = "ee:ee:ee:ee:ee:ee"
 POD_GATEWAY = IPv4Address("169.254.1.1")
@@ -54,50 +51,28 @@ def role(pod: PodSpec) -> str:
     return f"pod:{pod.key}"
 
 
-@dataclass(frozen=True)
-class PodPaths:
-    root: Path
-
-    @property
-    def volumes(self) -> Path:
-        return self.root / "volumes"
-
-    @property
-    def haproxy_cfg(self) -> Path:
-        return self.root / "haproxy.cfg"
-
-    @property
-    def stats_socket(self) -> Path:
-        return self.root / "haproxy.sock"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "container.log"
-
-
 class PodPlane:
-    def __init__(self, engine: NetnsEngine, lab_ranges: list[IPv4Network]) -> None:
-        self.engine = engine
-        self.lab = engine.topo.name
+    def __init__(self, host: NodeHost, lab_ranges: list[IPv4Network]) -> None:
+        self.host = host
+        self.lab = host.topo.name
         self.lab_ranges = lab_ranges
 
-    def paths(self, pod: PodSpec) -> PodPaths:
-        # Short: a UNIX socket path (HAProxy's stats socket) holds at most ~100 bytes.
-        return PodPaths(self.engine.dir / "pods" / hashlib.sha1(pod.key.encode()).hexdigest()[:12])
+    def paths(self, pod: PodSpec) -> PodFiles:
+        return self.host.files.pod(pod.key)
 
     # -- network -----------------------------------------------------------------------------
     def _wire(self, pod: PodSpec) -> None:
         ns = pod_ns(self.lab, pod)
-        node_ns = self.engine.ns(pod.node)
-        self.engine.state.plan_namespaces([ns])
-        with netns.create(ns):
-            netns.write_sysctls(POD_SYSCTLS)
+        node_ns = self.host.ns(pod.node)
+        self.host.state.plan_namespaces([ns])
+        with namespaces.create(ns):
+            namespaces.write_sysctls(POD_SYSCTLS)
             ipr = IPRoute()
         try:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-            node_ipr = self.engine._ipr_for(node_ns)
+            node_ipr = self.host.netlink(node_ns)
             cali = cali_name(pod)
-            fd = os.open(netns.path_of(ns), os.O_RDONLY)
+            fd = os.open(namespaces.path_of(ns), os.O_RDONLY)
             try:
                 node_ipr.link("add", ifname=cali, kind="veth", address=CALICO_MAC,
                               peer={"ifname": "eth0", "net_ns_fd": fd})
@@ -110,12 +85,12 @@ class PodPlane:
             ipr.addr("add", index=eth0, address=pod.ip, prefixlen=32)
             ipr.link("set", index=eth0, state="up")
             ipr.route("add", dst=f"{POD_GATEWAY}/32", oif=eth0, scope=253)
-            with netns.inside(ns):
+            with namespaces.inside(ns):
                 neighbours.add_permanent(eth0, [(POD_GATEWAY, CALICO_MAC)])
             for net in self.lab_ranges:
                 ipr.route("add", dst=str(net), gateway=str(POD_GATEWAY), oif=eth0)
             node_ipr.route("add", dst=f"{pod.ip}/32", oif=cali_index, scope=253)
-            with netns.inside(node_ns):
+            with namespaces.inside(node_ns):
                 neighbours.add_permanent(cali_index, [(IPv4Address(pod.ip), eth0_mac)])
         finally:
             ipr.close()
@@ -133,9 +108,7 @@ class PodPlane:
             volume = paths.volumes / secret_name
             volume.mkdir(parents=True, exist_ok=True)
             for key, data in secret.data.items():
-                f = volume / key
-                f.write_bytes(data)
-                f.chmod(0o600)
+                atomic_write(volume / key, data)
             translated[mount.rstrip("/")] = str(volume)
         for name, value in pod.env.items():
             for mount, target in translated.items():
@@ -145,10 +118,10 @@ class PodPlane:
             env[name] = value
         return env
 
-    def _start(self, pod: PodSpec, world: World) -> procs.Proc:
+    def _start(self, pod: PodSpec, world: World) -> Proc:
         paths = self.paths(pod)
         paths.root.mkdir(parents=True, exist_ok=True)
-        (paths.root / "pod").write_text(pod.key + "\n")
+        paths.marker.write_text(pod.key + "\n")
         ns = pod_ns(self.lab, pod)
         if pod.role == "echo":
             return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
@@ -179,15 +152,13 @@ class PodPlane:
             return False
         paths.root.mkdir(parents=True, exist_ok=True)
         haproxy.haproxy_check(text, directory=str(paths.root))
-        tmp = paths.haproxy_cfg.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, paths.haproxy_cfg)
+        atomic_write(paths.haproxy_cfg, text)
         return True
 
     # -- readiness ---------------------------------------------------------------------------
     def echo_ready(self, pod: PodSpec) -> bool:
         """kubelet's TCP probe, from the pod's node."""
-        with netns.inside(self.engine.ns(pod.node)):
+        with namespaces.inside(self.host.ns(pod.node)):
             s = socket.socket()
         try:
             s.settimeout(0.2)
@@ -240,32 +211,32 @@ class PodPlane:
         return states is not None and all(s == "UP" for s in states.values())
 
     def ready(self, pod: PodSpec) -> bool:
-        proc = self.engine.state.process(role(pod))
+        proc = self.host.state.process(role(pod))
         if proc is None or not procs.alive(proc):
             return False
         return self.echo_ready(pod) if pod.role == "echo" else self.gateway_ready(pod)
 
     # -- the sync ----------------------------------------------------------------------------
-    def existing(self) -> dict[str, procs.Proc]:
-        return {p.role[4:]: p for p in self.engine.state.processes if p.role.startswith("pod:")}
+    def existing(self) -> dict[str, Proc]:
+        return {p.role[4:]: p for p in self.host.state.processes if p.role.startswith("pod:")}
 
     def remove(self, key: str) -> None:
         """Stop a pod's process and remove its namespace (its veth and the node's /32 go with it)."""
         namespace, name = key.split("/", 1)
-        proc = self.engine.state.process(f"pod:{key}")
+        proc = self.host.state.process(f"pod:{key}")
         if proc:
             procs.stop([proc])
-            self.engine.state.drop_process(f"pod:{key}")
+            self.host.state.drop_process(f"pod:{key}")
         ns = ns_name(self.lab, f"pod-{name}")
-        for pid in netns.pids_in([ns]):
+        for pid in namespaces.pids_in([ns]):
             procs.kill_pids([pid])
-        netns.remove(ns)
-        if ns in self.engine.state.namespaces:
-            self.engine.state.namespaces.remove(ns)
-            self.engine.state.save()
+        namespaces.remove(ns)
+        if ns in self.host.state.namespaces:
+            self.host.state.namespaces.remove(ns)
+            self.host.state.save()
         import shutil
 
-        shutil.rmtree(self.engine.dir / "pods" / hashlib.sha1(key.encode()).hexdigest()[:12], ignore_errors=True)
+        shutil.rmtree(self.host.files.pod(key).root, ignore_errors=True)
 
     def create(self, pods: list[PodSpec], world: World) -> None:
         started = []
@@ -278,20 +249,20 @@ class PodPlane:
                     self.remove(pod.key)  # a half-made pod would hold its address and /32 route
                     raise
         finally:
-            self.engine.state.add_processes(started)
+            self.host.state.add_processes(started)
 
     def missing_secrets(self, pod: PodSpec, world: World) -> list[str]:
         return [s for s in pod.secret_mounts.values() if f"{pod.namespace}/{s}" not in world.secrets]
 
     def sync_kube_proxy(self, services: list[ServiceSpec]) -> list[str]:
         changed = []
-        for node in self.engine.topo.k8s_nodes:
+        for node in self.host.topo.k8s_nodes:
             text = kube_proxy.ruleset(str(node.ip), services)
-            path = self.engine.node_dir(node.name) / "kube-proxy.nft"
+            path = self.host.files.node(node.name).kube_proxy_rules
             if path.is_file() and path.read_text() == text:
                 continue
-            path.write_text(text)
-            out = self.engine.exec(node.name, ["nft", "-f", str(path)], capture=True)
+            atomic_write(path, text)
+            out = self.host.exec(node.name, ["nft", "-f", str(path)], capture=True)
             if out.returncode != 0:
                 path.unlink()
                 raise LabError(f"nftables refused kube-proxy's rules on {node.name}: {out.stderr.decode().strip()}")
@@ -302,7 +273,7 @@ class PodPlane:
         reloaded = []
         for gw in world.gateways.values():
             pod = world.pod(gw.pod)
-            proc = self.engine.state.process(role(pod))
+            proc = self.host.state.process(role(pod))
             if self._write_haproxy(gw, world) and proc and procs.alive(proc):
                 os.kill(proc.pid, signal.SIGUSR2)  # master-worker reload: old workers finish their connections
                 reloaded.append(gw.pod)
@@ -326,7 +297,7 @@ class PodPlane:
 
     def counters(self, node: str) -> dict[str, int]:
         """kube-proxy rule comment -> packets, from the node's nftables."""
-        out = self.engine.exec(node, ["nft", "-a", "list", "chain", "ip", kube_proxy.TABLE, "services"], capture=True)
+        out = self.host.exec(node, ["nft", "-a", "list", "chain", "ip", kube_proxy.TABLE, "services"], capture=True)
         counts: dict[str, int] = {}
         for line in out.stdout.decode().splitlines():
             if "counter packets" in line and 'comment "' in line:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import shutil
 
-from orchestrator import netns, procs
-from orchestrator.state import LabState, changing, lab_of_ns, run_dir
+from orchestrator.engines.netns import namespaces, procs
+from orchestrator.state import LAB_NAME, RUN_ROOT, LabState, changing, lab_of_ns, run_dir
 
 
 def teardown(lab: str, state: LabState | None) -> list[str]:
@@ -22,17 +22,24 @@ def _teardown(lab: str, state: LabState | None) -> list[str]:
     removed: list[str] = []
     d = run_dir(lab)  # refuses anything that is not a lab name before touching anything
     names = sorted(set((state.namespaces if state else [])
-                       + [n for n in netns.list_names() if lab_of_ns(n) == lab]))
+                       + [n for n in namespaces.list_names() if lab_of_ns(n) == lab]))
     if state:
         removed += [f"process {p.role} (pid {p.pid})" for p in procs.stop(state.processes)]
-    strays = netns.pids_in([n for n in names if netns.exists(n)])
+    strays = namespaces.pids_in([n for n in names if namespaces.exists(n)])
     if strays:
         procs.kill_pids(list(strays))
         removed += [f"process pid {pid} in {ns}" for pid, ns in strays.items()]
     for n in names:
-        if netns.remove(n):
+        if namespaces.remove(n):
             removed.append(f"namespace {n}")
     if d.exists():
         shutil.rmtree(d, ignore_errors=True)
         removed.append(f"directory {d}")
     return removed
+
+
+def labs_on_host() -> list[str]:
+    """Labs with a run directory or a namespace of ours, running or left over."""
+    labs = {p.name for p in RUN_ROOT.iterdir() if p.is_dir()} if RUN_ROOT.is_dir() else set()
+    labs |= {lab for n in namespaces.list_names() if (lab := lab_of_ns(n))}
+    return sorted(lab for lab in labs if LAB_NAME.match(lab))

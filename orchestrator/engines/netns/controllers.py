@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from orchestrator import procs
 from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
-from orchestrator.engines import SyncReport
-from orchestrator.engines.pods import PodPlane
+from orchestrator.engines.base import SyncReport
+from orchestrator.engines.netns import procs
+from orchestrator.engines.netns.host import NodeHost
+from orchestrator.engines.netns.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
-from orchestrator.state import run_dir
-
-if TYPE_CHECKING:
-    from orchestrator.engines.netns import NetnsEngine
+from orchestrator.fsutil import atomic_write
 
 READY_WAIT = 15.0
 DEFAULT_SERVICE_CIDR = IPv4Network("10.96.0.0/16")
@@ -60,9 +57,9 @@ def now() -> str:
 
 
 class Controllers:
-    def __init__(self, engine: NetnsEngine) -> None:
-        self.engine = engine
-        self.path = run_dir(engine.topo.name) / "cluster.json"
+    def __init__(self, host: NodeHost) -> None:
+        self.host = host
+        self.path = host.files.cluster
 
     def allocations(self) -> Allocations:
         try:
@@ -73,21 +70,19 @@ class Controllers:
         return Allocations(**{k: v for k, v in raw.items() if k in known})
 
     def _save(self, alloc: Allocations) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(alloc), indent=1))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(asdict(alloc), indent=1))
 
     def lab_ranges(self, plan: ClusterPlan, svc_cidr: IPv4Network) -> list[IPv4Network]:
         pools = [p.cidr for p in calico_objects(plan.parsed).pools]
-        return sorted({self.engine.topo.segment, svc_cidr, *pools})
+        return sorted({self.host.topo.segment, svc_cidr, *pools})
 
     def sync(self, plan: ClusterPlan, wait: float = READY_WAIT) -> SyncReport:
-        topo = self.engine.topo
+        topo = self.host.topo
         svc_cidr = service_cidr(topo.path.parent / topo.kind_config)
         blocks = {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
         objs = objects_of(plan)
         alloc = self.allocations()
-        plane = PodPlane(self.engine, self.lab_ranges(plan, svc_cidr))
+        plane = PodPlane(self.host, self.lab_ranges(plan, svc_cidr))
         report = SyncReport()
 
         previous = {p.key: p for p in alloc.pod_specs()}

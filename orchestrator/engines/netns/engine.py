@@ -1,0 +1,186 @@
+"""NetnsEngine: the Engine protocol on this host's network namespaces (see the package's docstring).
+
+It builds the network (network), runs BIRD on each router under the lab's process registry (procs),
+and hands the Kubernetes side to the controllers, which see only the NodeHost, not the engine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from orchestrator.bird import binaries
+from orchestrator.bird.birdc import Reply, ask
+from orchestrator.bird.config import BastionConfig
+from orchestrator.calico.speakers import SpeakerConfig
+from orchestrator.cluster import ClusterPlan
+from orchestrator.engines.base import Engine, HostPod, KernelRoute, Progress, SyncReport
+from orchestrator.engines.netns import procs
+from orchestrator.engines.netns.host import NodeHost
+from orchestrator.engines.netns.network import build_network
+from orchestrator.engines.netns.teardown import teardown
+from orchestrator.errors import LabError
+from orchestrator.fsutil import atomic_write, private_dir
+from orchestrator.state import LabState, Proc
+from orchestrator.topology import LabNode, Topology
+
+
+class NetnsEngine(Engine):
+    name = "netns"
+
+    def __init__(self, topo: Topology, state: LabState) -> None:
+        self.topo = topo
+        self.state = state
+        self.host = NodeHost(topo, state)
+        self.dir = self.host.dir
+
+    # -- names and places -------------------------------------------------------------------
+    def ns(self, node: str) -> str:
+        return self.host.ns(node)
+
+    def node_dir(self, node: str) -> Path:
+        return self.host.node_dir(node)
+
+    def bird_socket(self, node: str) -> str:
+        return str(self.host.files.node(self.topo.node(node).name).bird_socket)
+
+    def close(self) -> None:
+        self.host.close()
+
+    @staticmethod
+    def _write(directory: Path, files: dict[str, str]) -> None:
+        for name, text in files.items():
+            atomic_write(directory / name, text)
+
+    def spawn_bird(self, node: str, dialect: str = "1") -> Proc:
+        """Start the node's BIRD on its config file (written before)."""
+        bird = binaries.bird_binaries(dialect).bird
+        files = self.host.files.node(self.topo.node(node).name)
+        files.bird_socket.unlink(missing_ok=True)
+        return procs.spawn(f"bird:{self.topo.node(node).name}", self.ns(node),
+                           [str(bird), "-f", "-c", str(files.bird_config), "-s", str(files.bird_socket)],
+                           files.bird_out)
+
+    def stop_bird(self, node: str) -> bool:
+        """SIGTERM the node's BIRD (it withdraws its routes at once). False if it was not running."""
+        role = f"bird:{self.topo.node(node).name}"
+        proc = self.state.process(role)
+        stopped = bool(proc and procs.stop([proc]))
+        self.state.drop_process(role)
+        return stopped
+
+    def restart_bird(self, node: str) -> None:
+        """Start the node's BIRD again on the config it has on disk."""
+        name = self.topo.node(node).name
+        proc = self.state.process(f"bird:{name}")
+        if proc and procs.alive(proc):
+            raise LabError(f"BIRD on {name} is already running (pid {proc.pid})")
+        dialect = self.state.bastion_bird if name == self.topo.bastion.name else "1"
+        self.state.add_processes([self.spawn_bird(name, dialect)])
+
+    def preflight(self) -> None:
+        """Nothing to check ahead: `make deps` installs what this engine runs."""
+
+    def up(self, bastion: BastionConfig, plan: ClusterPlan, progress: Progress) -> None:
+        speakers = plan.speakers
+        t = time.perf_counter()
+        private_dir(self.dir)
+        started: list[Proc] = []
+
+        def start(node: LabNode) -> None:
+            files = self.host.files.node(node.name)
+            if node is self.topo.bastion:
+                atomic_write(files.bird_config, bastion.render())
+                started.append(self.spawn_bird(node.name, bastion.dialect))
+            else:
+                self._write(files.dir, speakers[node.name].render(files.dir))
+                started.append(self.spawn_bird(node.name))
+
+        try:
+            build_network(self.host, start)
+        finally:
+            self.state.add_processes(started)
+        progress(f"{len(self.topo.routers) + 1} namespaces on segment {self.topo.segment}, BIRD started "
+                 f"on the bastion and {len(speakers)} nodes ({time.perf_counter() - t:.2f} s)")
+
+    def apply_speakers(self, speakers: dict[str, SpeakerConfig]) -> list[str]:
+        changed = []
+        for node, cfg in speakers.items():
+            d = self.node_dir(node)
+            files = cfg.render(d)
+            if all((d / n).is_file() and (d / n).read_text() == text for n, text in files.items()):
+                continue
+            self._write(d, files)
+            reply = self.birdc(node, "configure")
+            if not reply.ok:
+                raise LabError(f"{node}: BIRD refused the new configuration: {reply.text}")
+            changed.append(node)
+        return changed
+
+    def apply(self, plan: ClusterPlan) -> SyncReport:
+        speakers = self.apply_speakers(plan.speakers)
+        from orchestrator.engines.netns.controllers import Controllers  # the k8s plane loads on first use
+
+        report = Controllers(self.host).sync(plan)
+        report.speakers = speakers
+        return report
+
+    def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        from orchestrator.cluster import Store
+        from orchestrator.engines.netns.controllers import Controllers
+        from orchestrator.k8s import api
+
+        found = api.views(api.kind_of(kind), Store(self.topo.name).load(), Controllers(self.host).allocations())
+        return [v.body for v in api.select(found, None, namespace)]
+
+    def gateway_backend_sessions(self) -> int | None:
+        """Connections the gateway proxies have passed to backends (None: no proxy answers)."""
+        from orchestrator.engines.netns.controllers import Controllers
+        from orchestrator.engines.netns.pods import PodPlane
+
+        ctl = Controllers(self.host)
+        plane = PodPlane(self.host, [])
+        counts = [plane.backend_sessions(p) for p in ctl.pods() if p.role == "gateway"]
+        known = [c for c in counts if c is not None]
+        return sum(known) if known else None
+
+    def host_pods(self) -> list[HostPod]:
+        from orchestrator.engines.netns.controllers import Controllers
+        from orchestrator.engines.netns.pods import PodPlane, cali_name, pod_ns
+
+        alloc = Controllers(self.host).allocations()
+        plane = PodPlane(self.host, [])
+        return [HostPod(spec, pod_ns(self.topo.name, spec), cali_name(spec), spec.key in alloc.ready,
+                        plane.paths(spec).log) for spec in alloc.pod_specs()]
+
+    # -- using it ----------------------------------------------------------------------------
+    def birdc(self, node: str, command: str) -> Reply:
+        return ask(self.bird_socket(node), command)
+
+    def exec(self, node: str, argv: list[str], capture: bool = False,
+             timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+        return self.host.exec(node, argv, capture, timeout)
+
+    def kernel_routes(self, node: str, dst: IPv4Network) -> list[KernelRoute]:
+        ipr = self.host.netlink(self.ns(node))
+        out = []
+        # A dump filtered here: a dst given to the kernel would be a route lookup, not a match.
+        for r in ipr.get_routes(family=2, table=254):
+            if r.get("dst_len") != dst.prefixlen or r.get_attr("RTA_DST") != str(dst.network_address):
+                continue
+            gws: list[IPv4Address] = []
+            if r.get_attr("RTA_GATEWAY"):
+                gws.append(IPv4Address(r.get_attr("RTA_GATEWAY")))
+            for hop in r.get_attr("RTA_MULTIPATH") or []:
+                gws += [IPv4Address(v) for k, v in hop.get("attrs", []) if k == "RTA_GATEWAY"]
+            kind = {1: "unicast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}.get(r.get("type"), "other")
+            out.append(KernelRoute(dst, tuple(sorted(gws)), kind))
+        return out
+
+    # -- tearing it down ---------------------------------------------------------------------
+    def down(self) -> list[str]:
+        self.close()
+        return teardown(self.topo.name, self.state)

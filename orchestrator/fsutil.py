@@ -1,0 +1,37 @@
+"""Writing files so that a reader never sees half of one: the one atomic write of the project."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PRIVATE = 0o600  # the default: run-directory files may hold secrets (keys, Secrets, object stores)
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = PRIVATE) -> None:
+    """Write `data` to a temporary file in `path`'s directory (made if missing), give it `mode`,
+    then rename it over `path`: readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file 0600, so a secret is never readable by others, not even briefly.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
+        if mode != PRIVATE:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a directory only its owner may enter (0700), made with its parents if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path

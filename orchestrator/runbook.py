@@ -1,0 +1,179 @@
+"""`gwlab up`, the one code path of every engine: validate everything, build the lab, run the workshop's
+demo steps while BGP comes up, wait for the sessions, push the bastion's filter, verify.
+
+A Ctrl-C (or SIGTERM, SIGHUP) at any point removes what was made."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from types import FrameType
+
+from orchestrator import bastion, checks, cluster, topology
+from orchestrator.engines.netns import namespaces
+from orchestrator.bird.config import PRE_EXISTING_ACCEPT
+from orchestrator.engines import get_engine
+from orchestrator.engines.base import Progress
+from orchestrator.errors import LabError
+from orchestrator.lab import Lab, is_running, load_topology, open_lab
+from orchestrator.manifests import read_documents
+from orchestrator.state import LabState, changing, lab_of_ns
+
+__all__ = ["AlreadyUp", "Lab", "UpReport", "is_running", "load_topology", "open_lab", "up"]
+
+ESTABLISH_WAIT = 20.0  # seconds up waits for sessions and routes before it reports failure
+
+
+class AlreadyUp(LabError):
+    pass
+
+
+@contextmanager
+def _interruptible() -> Iterator[Callable[[], None]]:
+    """Ctrl-C, SIGTERM and SIGHUP during `up` unwind, so the rollback runs. A signal is remembered
+    as well as raised: Python drops a KeyboardInterrupt raised inside some callbacks (an import
+    lock's weakref callback, seen here), so `up` checks again between its steps (the checkpoint)."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def checkpoint() -> None:
+        if received:
+            raise KeyboardInterrupt(f"signal {received[0]}")
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield checkpoint
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@dataclass
+class UpReport:
+    lab: str
+    results: list[checks.Result]
+    phases: dict[str, float] = field(default_factory=dict)
+    push_steps: list[str] = field(default_factory=list)
+
+
+def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
+       bastion_bird: str = "1", progress: Progress = lambda _: None,
+       manifests: list[Path] | None = None, demo: bool = True) -> UpReport:
+    with changing():
+        return _up(path, name, engine_name, bastion_bird, progress, manifests, demo)
+
+
+def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bird: str, progress: Progress,
+        manifests: list[Path] | None, demo: bool) -> UpReport:
+    t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    topo = load_topology(path, name)
+    # Everything is validated, and the engine's prerequisites checked, before anything is created.
+    plan = cluster.plan(topo, [], cluster.base_documents(manifests))
+    lab_name = topo.name
+    state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird)
+    engine = get_engine(engine_name, topo, state)
+    engine.preflight()
+    existing = LabState.load(lab_name)
+    if existing is not None and is_running(existing):
+        raise AlreadyUp(f"lab {lab_name!r} is already up (engine {existing.engine}, {len(existing.namespaces)} "
+                        f"namespaces); `gwlab verify` checks it, `gwlab down` removes it")
+    if existing is not None or any(lab_of_ns(n) == lab_name for n in namespaces.list_names()):
+        progress(f"removing what an earlier, unfinished run of lab {lab_name!r} left behind")
+        if existing is not None:
+            get_engine(existing.engine, topo, existing).down()
+        else:
+            from orchestrator.engines.netns.teardown import teardown
+
+            teardown(lab_name, None)
+    phases["validate"] = time.perf_counter() - t0
+    state.save()
+    lab = Lab(topo, state, engine, plan)
+    try:
+        with _interruptible() as checkpoint:
+            def step(line: str) -> None:
+                checkpoint()
+                progress(line)
+            t = time.perf_counter()
+            lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan, step)
+            checkpoint()
+            cluster.Store(lab_name).save(plan.docs)
+            for change in plan.changes:
+                if change.ignored:
+                    progress(change.line())
+            phases["build"] = time.perf_counter() - t
+            report = UpReport(lab_name, [], phases)
+            if demo:
+                # The demo's pods, certificates and proxy are built while BGP comes up. (Its module,
+                # and verification's, load here: pki's cryptography would delay BIRD's start.)
+                from orchestrator import demo as workshop
+
+                t = time.perf_counter()
+                workshop.run(lab, step)
+                phases["demo steps 1-5"] = time.perf_counter() - t
+            if manifests:
+                # The user's manifests come last, over the workshop's objects of the same name, and
+                # whatever they hold besides Calico's kinds is reconciled like any `gwlab apply`.
+                for line in lab.apply(read_documents(manifests)).lines():
+                    step(line)
+            checkpoint()
+            _establish_and_push(lab, report, step)
+            checkpoint()
+            state.phase = "up"
+            state.save()
+    except BaseException:
+        lab.engine.down()  # first: telling the user must not stand in the way (a closed pipe, SIGHUP)
+        with suppress(OSError):
+            progress(f"up did not finish: removed lab {lab_name!r}")
+        raise
+    phases["total"] = time.perf_counter() - t0
+    return report
+
+
+def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
+    """Wait for the sessions and for the LB routes to arrive filtered, then push the filter."""
+    topo, t = lab.topo, time.perf_counter()
+    lb = lab.lb_prefixes()
+    arrived = [checks.session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
+    arrived += [_filtered_check(topo, p) for p in lb]
+    results = checks.run(lab.engine, arrived, wait=ESTABLISH_WAIT)
+    report.phases["bgp established"] = time.perf_counter() - t
+    if not all(r.ok for r in results):
+        report.results = results
+        progress("BGP did not come up: " + "; ".join(f"{r.name}: {r.observed}" for r in results if not r.ok))
+        return
+    snap = checks.Snapshot(lab.engine)
+    lab.state.facts.filtered_before_push = {
+        str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway) for p in lb}
+    lab.state.save()
+    progress(f"BGP: {len(topo.k8s_nodes)} sessions Established; "
+             f"{', '.join(map(str, lb))} filtered by the bastion's import filter, as in the workshop")
+    t = time.perf_counter()
+    accepted = tuple(dict.fromkeys(PRE_EXISTING_ACCEPT + tuple(lb)))
+    result = bastion.push_filter(lab, accepted)
+    report.push_steps = result.steps
+    report.phases["filter push"] = time.perf_counter() - t
+    progress(("pushed" if result.confirmed else "rolled back") + " the bastion's import filter accepting "
+             + ", ".join(map(str, accepted)))
+    t = time.perf_counter()
+    from orchestrator import verification
+
+    report.results = verification.verify(lab, wait=2.0)
+    report.phases["verify"] = time.perf_counter() - t
+
+
+def _filtered_check(topo: topology.Topology, prefix: IPv4Network) -> checks.Check:
+    nodes = {n.ip for n in topo.k8s_nodes}
+
+    def evaluate(s: checks.Snapshot) -> tuple[bool, str]:
+        route = s.filtered().get(prefix)
+        via = {IPv4Address(p.gateway) for p in route.paths if p.gateway} if route else set()
+        return nodes <= via, f"filtered from {len(via)} nodes"
+    return checks.Check(f"{prefix} filtered", "bastion: show route filtered", "from every node", evaluate)
