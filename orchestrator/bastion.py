@@ -55,9 +55,10 @@ def declared_ranges(pools: list[IPPool]) -> tuple[IPv4Network, ...]:
 
 def workshop_ranges() -> tuple[IPv4Network, ...]:
     """Without a lab: the ranges of the workshop's own manifests (lab/manifests/calico)."""
-    from orchestrator import cluster, manifests
+    from orchestrator import cluster
+    from orchestrator.k8s import kinds
 
-    return declared_ranges(cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools)
+    return declared_ranges(cluster.calico_objects(kinds.parse_objects(cluster.base_documents())).pools)
 
 
 def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None) -> list[Feeder]:

@@ -25,7 +25,7 @@ from orchestrator.cluster import ClusterPlan, calico_objects
 from orchestrator.engines import SyncReport
 from orchestrator.engines.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
-from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
 from orchestrator.state import run_dir
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Network
 from typing import Any
 
-from orchestrator import cluster, manifests
+from orchestrator import cluster
 from orchestrator.bird.birdc import BirdcOutput, BirdError, Reply
 from orchestrator.bird.config import BastionConfig
 from orchestrator.cluster import ClusterPlan
@@ -35,7 +35,7 @@ from orchestrator.engines.clab.plan import (READY, BuildImage, Command, CreateBr
                                             WriteFile, apply_steps, up_steps)
 from orchestrator.engines.clab.runner import CommandResult, Runner, SubprocessRunner
 from orchestrator.errors import LabError, ValidationFailed
-from orchestrator.k8s import api
+from orchestrator.k8s import api, kinds
 from orchestrator.state import LabState
 from orchestrator.teardown import teardown
 from orchestrator.topology import Topology
@@ -83,7 +83,7 @@ class ClabEngine:
     def preflight(self) -> None:
         """The operator manifests agree with the lab; every prerequisite holds (local facts only)."""
         config = load_operator()
-        pools = cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools
+        pools = cluster.calico_objects(kinds.parse_objects(cluster.base_documents())).pools
         problems = agreement_problems(config, self.topo, pools)
         if problems:
             raise ValidationFailed(problems)
