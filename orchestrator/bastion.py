@@ -214,7 +214,7 @@ class PushOutcome:
 
     node: str
     report: ValidationReport
-    result: bird_push.PushResult | None = None
+    result: bird_push.PushResult[checks.Result] | None = None
     refused: str = ""  # why nothing was changed
     sessions_reset: list[str] = field(default_factory=list)  # peers whose BGP connection was re-made
     seconds: float = 0.0
@@ -314,7 +314,7 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
     return outcome
 
 
-def push_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = CHECK_WAIT) -> bird_push.PushResult:
+def push_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = CHECK_WAIT) -> bird_push.PushResult[checks.Result]:
     """The workshop's prerequisite 3, automated (used by `up`): render the filter, push it safely.
     The route-policy test is skipped (the checks follow at once); parse check and diff are not."""
     text = lab.bastion_config(accepted).render()

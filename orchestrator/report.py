@@ -8,14 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.checks import Result
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return "\n".join([line(headers)] + [line(r) for r in rows])
+from orchestrator.columns import table as table
 
 
 def results_table(results: Sequence[Result]) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from orchestrator.bird import binaries, conftext
+from orchestrator.columns import table
 from orchestrator.errors import LabError
 
 if TYPE_CHECKING:
@@ -181,8 +182,6 @@ def _names(names: tuple[str, ...] | None, everyone: tuple[str, ...]) -> str:
 
 
 def _policy_table(p: PolicyReport, target: Target) -> str:
-    from orchestrator import report
-
     head = (f"route-policy test ({p.seconds:.2f} s): {p.source}, and probes outside the declared ranges "
             f"{', '.join(map(str, target.declared)) or '(none)'} ({target.declared_from})")
     rows = []
@@ -195,7 +194,7 @@ def _policy_table(p: PolicyReport, target: Target) -> str:
         rows.append((str(r.prefix) + (" (probe)" if r.probe else ""),
                      ",".join(r.sent_by) if not r.probe else "every node",
                      _names(r.before, r.sent_by), _names(r.after, r.sent_by), " ".join(note)))
-    table = report.table(("PREFIX", "FROM", "BEFORE", "AFTER", "FLAG"), rows) if rows else "  (no routes)"
+    table = table(("PREFIX", "FROM", "BEFORE", "AFTER", "FLAG"), rows) if rows else "  (no routes)"
     sessions = []
     for name, s in p.sessions.items():
         after = s.get("after") or {}
