@@ -18,14 +18,13 @@ from orchestrator.bird.validate import (
     EXIT_OK,
     Diagnostic,
     Target,
-    _findings,
-    _rows,
     content_problems,
     parse_check,
     read_candidate,
     read_routes,
     validate,
 )
+from orchestrator.bird.validate.run import _findings, _rows
 from orchestrator.errors import LabError
 from orchestrator.topology import load as load_topology
 
