@@ -98,7 +98,7 @@ def kind_of(name: str) -> KindInfo:
 
 
 def lookup(api_version: str, kind: str) -> KindInfo | None:
-    """The applicable kind a document's apiVersion and kind name, or None."""
+    """The kind a document's apiVersion and kind name, if gwlab applies it; else None."""
     return _BY_GROUP_KIND.get((group_of(api_version), kind))
 
 

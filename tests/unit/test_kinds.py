@@ -83,3 +83,19 @@ spec: {controllerName: example.com/x}
     with pytest.raises(ValidationFailed) as err:
         parse_objects(docs)
     assert [p.field for p in err.value.problems] == ["apiVersion"]
+
+
+def test_the_gateway_parser_reads_its_versions_from_the_table() -> None:
+    from orchestrator.k8s.gateway.parse import parse_gateway_object
+
+    with pytest.raises(ValidationFailed) as err:
+        parse_gateway_object({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                              "metadata": {"name": "r"}, "spec": {}}, "t.yaml")
+    assert [(p.field, p.fix) for p in err.value.problems] == [
+        ("kind", "use one of: GatewayClass, Gateway, TLSRoute, ReferenceGrant")]
+    with pytest.raises(ValidationFailed) as err:
+        parse_gateway_object({"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "Gateway",
+                              "metadata": {"name": "g"}, "spec": {"gatewayClassName": "c", "listeners": [
+                                  {"name": "a", "port": 1, "protocol": "TCP"}]}}, "t.yaml")
+    assert [(p.field, p.fix) for p in err.value.problems] == [
+        ("apiVersion", "use gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1")]

@@ -35,7 +35,10 @@ from orchestrator.k8s.kinds import KINDS
 from orchestrator.k8s.reader import FieldReader, type_name
 from orchestrator.manifests import Document
 
-API_VERSIONS: dict[str, tuple[str, ...]] = {k.kind: k.versions for k in KINDS if k.group == GATEWAY_GROUP}
+_KIND_ORDER = ("GatewayClass", "Gateway", "TLSRoute", "ReferenceGrant")  # as messages list them
+API_VERSIONS: dict[str, tuple[str, ...]] = {
+    name: next(k.versions for k in KINDS if k.group == GATEWAY_GROUP and k.kind == name) for name in _KIND_ORDER
+}
 
 
 _TOP = ("apiVersion", "kind", "metadata", "spec", "status")
