@@ -8,7 +8,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.columns import table
+from orchestrator import columns
 
 if TYPE_CHECKING:
     from orchestrator.bird.policy import Feeder, ScratchNet
@@ -176,12 +176,12 @@ def _policy_table(p: PolicyReport, target: Target) -> str:
         rows.append((str(r.prefix) + (" (probe)" if r.probe else ""),
                      ",".join(r.sent_by) if not r.probe else "every node",
                      _names(r.before, r.sent_by), _names(r.after, r.sent_by), " ".join(note)))
-    table = table(("PREFIX", "FROM", "BEFORE", "AFTER", "FLAG"), rows) if rows else "  (no routes)"
+    layout = columns.table(("PREFIX", "FROM", "BEFORE", "AFTER", "FLAG"), rows) if rows else "  (no routes)"
     sessions = []
     for name, s in p.sessions.items():
         after = s.get("after") or {}
         if not after.get("established"):
             sessions.append(f"session {name}: not established with the candidate: {after.get('problem')}")
-    return "\n".join([head, table, *sessions, *p.notes])
+    return "\n".join([head, layout, *sessions, *p.notes])
 
 
