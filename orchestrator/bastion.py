@@ -314,7 +314,8 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
     return outcome
 
 
-def push_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = CHECK_WAIT) -> bird_push.PushResult[checks.Result]:
+def push_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = CHECK_WAIT
+                ) -> bird_push.PushResult[checks.Result]:
     """The workshop's prerequisite 3, automated (used by `up`): render the filter, push it safely.
     The route-policy test is skipped (the checks follow at once); parse check and diff are not."""
     text = lab.bastion_config(accepted).render()
