@@ -56,9 +56,10 @@ def declared_ranges(pools: list[IPPool]) -> tuple[IPv4Network, ...]:
 
 def workshop_ranges() -> tuple[IPv4Network, ...]:
     """Without a lab: the ranges of the workshop's own manifests (lab/manifests/calico)."""
-    from orchestrator import cluster, manifests
+    from orchestrator import cluster
+    from orchestrator.k8s import kinds
 
-    return declared_ranges(cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools)
+    return declared_ranges(cluster.calico_objects(kinds.parse_objects(cluster.base_documents())).pools)
 
 
 def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None) -> list[Feeder]:
@@ -218,7 +219,7 @@ class PushOutcome:
 
     node: str
     report: ValidationReport
-    result: bird_push.PushResult | None = None
+    result: bird_push.PushResult[checks.Result] | None = None
     refused: str = ""  # why nothing was changed
     sessions_reset: list[str] = field(default_factory=list)  # peers whose BGP connection was re-made
     seconds: float = 0.0
@@ -318,7 +319,8 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
     return outcome
 
 
-def push_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = CHECK_WAIT) -> bird_push.PushResult:
+def push_filter(lab: Lab, accepted: tuple[IPv4Network, ...], wait: float = CHECK_WAIT
+                ) -> bird_push.PushResult[checks.Result]:
     """The workshop's prerequisite 3, automated (used by `up`): render the filter, push it safely.
     The route-policy test is skipped (the checks follow at once); parse check and diff are not."""
     text = lab.bastion_config(accepted).render()

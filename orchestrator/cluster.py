@@ -13,8 +13,10 @@ from typing import Any
 from orchestrator import PROJECT_ROOT, manifests
 from orchestrator.calico.models import BGPConfiguration, BGPPeer, IPPool
 from orchestrator.calico.speakers import CalicoObjects, SpeakerConfig, speaker_configs
-from orchestrator.manifests import Document, Parsed
 from orchestrator.fsutil import atomic_write
+from orchestrator.k8s import kinds
+from orchestrator.k8s.kinds import Parsed
+from orchestrator.manifests import Document
 from orchestrator.rundir import RunDir
 from orchestrator.topology import Topology
 
@@ -77,7 +79,7 @@ def plan(topo: Topology, current: list[Document], applied: list[Document] = (), 
          deleted: list[tuple[str, str, str]] = ()) -> ClusterPlan:  # type: ignore[assignment]
     """Merge `applied` into (and drop `deleted` from) the current objects, validate the result whole."""
     by_key = {key(d): d for d in current}
-    new_parsed = {key(p.doc): p for p in manifests.parse_objects(list(applied))}
+    new_parsed = {key(p.doc): p for p in kinds.parse_objects(list(applied))}
     changes: list[Change] = []
     for d in applied:
         old = by_key.get(key(d))
@@ -89,7 +91,7 @@ def plan(topo: Topology, current: list[Document], applied: list[Document] = (), 
         if k in by_key:
             changes.append(Change(by_key.pop(k), "deleted", []))
     docs = list(by_key.values())
-    parsed = manifests.parse_objects(docs)
+    parsed = kinds.parse_objects(docs)
     return ClusterPlan(docs, parsed, speaker_configs(topo, calico_objects(parsed)), changes)
 
 

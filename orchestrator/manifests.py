@@ -1,14 +1,10 @@
 """Manifest files: multi-document YAML read into documents that remember where they came from.
-
-Each supported kind has a strict parser (registered by (apiVersion group, kind)) that turns a
-document into a typed object, collecting every problem and noting the fields it accepts but
-does not model, so that they are reported as ignored instead of silently dropped.
-"""
+Turning them into typed objects is the kinds registry's job (orchestrator.k8s.kinds)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,95 +93,5 @@ def parse_documents(text: str, file: str, problems: list[Problem]) -> list[Docum
     return docs
 
 
-@dataclass
-class FieldReader:
-    """Reads one document's fields, collecting problems and the fields accepted but not modelled."""
-
-    doc: Document
-    problems: list[Problem] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-
-    def problem(self, path: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(self.doc.where, path, message, fix))
-
-    def section(self, path: str, value: Any, modelled: set[str], ignored: set[str],
-                required: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a mapping, got {type(value).__name__}", "write it as key: value pairs")
-            return {}
-        for key in value:
-            if key in ignored:
-                self.ignored.append(f"{path}.{key}")
-            elif key not in modelled:
-                known = ", ".join(sorted(modelled | ignored))
-                self.problem(f"{path}.{key}", "unknown field", f"check the spelling; known fields: {known}")
-        for key in sorted(required):
-            if key not in value:
-                self.problem(f"{path}.{key}", "required field is missing", f"add {key}")
-        return value
-
-    def typed(self, path: str, value: Any, kind: type, default: Any = None) -> Any:
-        if value is None:
-            return default
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            self.problem(path, f"expected {kind.__name__}, got {value!r}", f"write a {kind.__name__}")
-            return default
-        return value
-
-
-Parser = Callable[[Document, FieldReader], Any]
-_parsers: dict[tuple[str, str], Parser] = {}
-
-
-def register(group: str, kind: str) -> Callable[[Parser], Parser]:
-    def wrap(fn: Parser) -> Parser:
-        _parsers[(group, kind)] = fn
-        return fn
-    return wrap
-
-
 def group_of(api_version: str) -> str:
     return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
-def supported_kinds() -> list[str]:
-    return sorted(f"{k} ({g or 'core'})" for g, k in _parsers)
-
-
-@dataclass(frozen=True)
-class Parsed:
-    doc: Document
-    obj: Any
-    ignored: list[str]
-
-
-def parse_objects(docs: list[Document]) -> list[Parsed]:
-    """Typed objects for every document; one ValidationFailed listing every problem."""
-    from orchestrator.calico import models  # noqa: F401  (registers Calico's kinds)
-
-    if any(group_of(d.api_version) != models.GROUP for d in docs):
-        from orchestrator import kinds  # noqa: F401  (registers every kind; loaded only when needed)
-
-    problems: list[Problem] = []
-    out: list[Parsed] = []
-    for doc in docs:
-        reader = FieldReader(doc)
-        if not doc.kind or not doc.api_version:
-            reader.problem("apiVersion/kind", "missing", "give the document an apiVersion and a kind")
-        elif not doc.name:
-            reader.problem("metadata.name", "missing", "name the object")
-        else:
-            parser = _parsers.get((group_of(doc.api_version), doc.kind))
-            if parser is None:
-                reader.problem("kind", f"{doc.kind} ({doc.api_version}) is not supported by gwlab",
-                               "supported kinds: " + ", ".join(supported_kinds()))
-            else:
-                obj = parser(doc, reader)
-                if not reader.problems:
-                    out.append(Parsed(doc, obj, reader.ignored))
-        problems += reader.problems
-    if problems:
-        raise ValidationFailed(problems)
-    return out

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from orchestrator.columns import table as table  # report.table is the one layout
+
 
 class Result(Protocol):
     """A check's outcome, as orchestrator.checks.Result holds it."""
@@ -21,14 +23,6 @@ class Result(Protocol):
     def observed(self) -> str: ...
     @property
     def ok(self) -> bool: ...
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return "\n".join([line(headers)] + [line(r) for r in rows])
 
 
 def results_table(results: Sequence[Result]) -> str:

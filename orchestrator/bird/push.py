@@ -22,20 +22,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from orchestrator.bird.birdc import Reply
 from orchestrator.errors import LabError
-
-if TYPE_CHECKING:
-    from orchestrator.checks import Result
 
 UNDO_TIMEOUT = 30  # seconds BIRD waits for our confirm before undoing by itself
 CONFIRMED, NOTHING_TO_DO = 18, 19  # reply codes of `configure confirm`
 
 
+class Outcome(Protocol):
+    """What a push needs of a check's result (the caller's checks decide the rest)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+
+Result = TypeVar("Result", bound=Outcome)
+
+
 @dataclass(frozen=True)
-class PushResult:
+class PushResult(Generic[Result]):
     confirmed: bool
     results: list[Result]
     steps: list[str]
@@ -51,8 +58,6 @@ class PushRefused(LabError):
 
 
 Birdc = Callable[[str], Reply]  # one command to the router's BIRD -> its reply
-Checks = Callable[[], "list[Result]"]
-Settle = Callable[[], "Result"]  # waits until the router has applied the change everywhere
 
 
 def _marker(conf: Path) -> Path:
@@ -101,12 +106,13 @@ def _last(reply: Reply) -> str:
     return reply.lines[-1].text if reply.lines else ""
 
 
-def push(conf_path: Path, text: str, birdc: Birdc, verify: Checks, timeout: int = UNDO_TIMEOUT,
-         restore_checks: Checks | None = None, settle: Settle | None = None) -> PushResult:
+def push(conf_path: Path, text: str, birdc: Birdc, verify: Callable[[], list[Result]],
+         timeout: int = UNDO_TIMEOUT, restore_checks: Callable[[], list[Result]] | None = None,
+         settle: Callable[[], Result] | None = None) -> PushResult[Result]:
     """Push `text` as the router's config (its daemon reads `conf_path`). `settle` waits until the
     router has run every route through the new config (a check of its own); `verify` runs the checks
     that must hold on the new config (waiting as it needs); `restore_checks`, after an undo, those
-    that held before the push."""
+    that held before the push. Results are the caller's own type: the push reads only `ok`."""
     steps: list[str] = []
     with _locked(conf_path):
         _settle_interrupted(conf_path, steps)
@@ -152,7 +158,8 @@ def push(conf_path: Path, text: str, birdc: Birdc, verify: Checks, timeout: int 
         return PushResult(False, results, steps, _restored(settle, restore_checks))
 
 
-def _restored(settle: Settle | None, restore_checks: Checks | None) -> list[Result]:
+def _restored(settle: Callable[[], Result] | None, restore_checks: Callable[[], list[Result]] | None
+              ) -> list[Result]:
     """After an undo: the old config re-applied to every route, then the checks that held before."""
     return ([settle()] if settle else []) + (restore_checks() if restore_checks else [])
 

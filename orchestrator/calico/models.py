@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from orchestrator.manifests import Document, FieldReader, register
+from orchestrator.k8s.reader import FieldReader
+from orchestrator.manifests import Document
 
 GROUP = "projectcalico.org"
 META_FIELDS = {"name", "namespace", "labels", "annotations"}
@@ -100,7 +101,6 @@ def _cidr_list(r: FieldReader, path: str, value: Any) -> tuple[IPv4Network, ...]
     return tuple(out)
 
 
-@register(GROUP, "IPPool")
 def parse_ippool(doc: Document, r: FieldReader) -> IPPool:
     _meta(doc, r)
     spec = r.section("spec", doc.body.get("spec"),
@@ -132,7 +132,6 @@ def parse_ippool(doc: Document, r: FieldReader) -> IPPool:
                   bool(r.typed("spec.disableBGPExport", spec.get("disableBGPExport"), bool, False)))
 
 
-@register(GROUP, "BGPConfiguration")
 def parse_bgp_configuration(doc: Document, r: FieldReader) -> BGPConfiguration:
     _meta(doc, r)
     spec = r.section("spec", doc.body.get("spec"),
@@ -161,7 +160,6 @@ def parse_bgp_configuration(doc: Document, r: FieldReader) -> BGPConfiguration:
         port, bind)
 
 
-@register(GROUP, "BGPPeer")
 def parse_bgp_peer(doc: Document, r: FieldReader) -> BGPPeer:
     _meta(doc, r)
     spec = r.section("spec", doc.body.get("spec"),

@@ -6,30 +6,13 @@ import asyncio
 import ssl
 import sys
 from collections.abc import Coroutine
-from typing import Any, Literal, Protocol, cast
+from typing import Any, cast
 
-from .handler import Echo, HttpDate, tls_json
-from .tlsinfo import ServerTLS, TLSInfo
+from .handler import tls_json
+from .session import Kind, Session, Shared
+from .tlsinfo import TLSInfo
 
-Kind = Literal["http", "h2c", "https"]
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-
-class Session(Protocol):
-    def data_received(self, data: bytes) -> None: ...
-
-    def connection_lost(self) -> None: ...
-
-
-class Shared:
-    """What every connection of one server uses."""
-
-    def __init__(self, echo: Echo, tls: ServerTLS | None, log_requests: bool) -> None:
-        self.echo = echo
-        self.tls = tls
-        self.date = HttpDate()
-        self.log_requests = log_requests
-        self.connections: set[Connection] = set()
 
 
 class ConnectionLost(Exception):
@@ -106,14 +89,10 @@ class Connection(asyncio.Protocol):
     # for sessions
 
     def start_h1(self, h2c_port: bool = False) -> None:
-        from .http1 import H1Session
-
-        self.session = H1Session(self, h2c_port=h2c_port)
+        self.session = self.shared.sessions.h1(self, h2c_port)
 
     def start_h2(self, upgrade: Any = None) -> None:
-        from .http2 import H2Session
-
-        self.session = H2Session(self, upgrade=upgrade)
+        self.session = self.shared.sessions.h2(self, upgrade)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         transport = self.transport

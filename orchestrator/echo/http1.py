@@ -11,12 +11,9 @@ import asyncio
 import base64
 import binascii
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from .handler import Request, Response, canonical_header_cached, reason
-
-if TYPE_CHECKING:
-    from .connection import Connection
+from .session import Conn
 
 MAX_HEAD = 1 << 20  # Go's http.DefaultMaxHeaderBytes
 MAX_LINE = 4096  # a chunk-size or trailer line
@@ -46,7 +43,7 @@ class BadRequest(Exception):
 
 
 class H1Session:
-    def __init__(self, conn: Connection, h2c_port: bool = False) -> None:
+    def __init__(self, conn: Conn, h2c_port: bool = False) -> None:
         self.conn = conn
         self.h2c_port = h2c_port
         self.buf = bytearray()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import TYPE_CHECKING
 
 import h2.config
 import h2.connection
@@ -19,9 +18,7 @@ import h2.exceptions
 import h2.settings
 
 from .handler import Request, Response, canonical_header_cached
-
-if TYPE_CHECKING:
-    from .connection import Connection
+from .session import Conn
 
 MAX_CONCURRENT_STREAMS = 250  # what a Go server announces (the workshop's curl prints it)
 WINDOW = 1 << 20  # what we let a client send before we acknowledge; bodies are dropped anyway
@@ -40,7 +37,7 @@ _CONFIG = h2.config.H2Configuration(
 
 
 class H2Session:
-    def __init__(self, conn: Connection, upgrade: tuple[bytes, Request] | None = None) -> None:
+    def __init__(self, conn: Conn, upgrade: tuple[bytes, Request] | None = None) -> None:
         self.conn = conn
         self.routes = conn.kind != "h2c"
         self.h2 = h2.connection.H2Connection(config=_CONFIG)

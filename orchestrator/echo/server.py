@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .connection import Connection, Kind, Shared
+from .connection import Connection
 from .handler import Context, Echo
+from .http1 import H1Session
+from .session import Conn, Kind, Session, Sessions, Shared
 from .tlsinfo import ServerTLS
 
 DISABLED = "off"
@@ -82,6 +84,12 @@ def bind_listeners(config: EchoConfig) -> list[Listener]:
     return bound
 
 
+def _h2_session(conn: Conn, upgrade: Any) -> Session:
+    from .http2 import H2Session  # h2 is imported by the first HTTP/2 connection, not at start
+
+    return H2Session(conn, upgrade)
+
+
 class EchoServer:
     def __init__(self, config: EchoConfig) -> None:
         self.config = config
@@ -89,7 +97,7 @@ class EchoServer:
         if config.https_enabled:
             tls = ServerTLS(config.tls_cert, config.tls_key, config.tls_client_ca)
         self.tls = tls
-        self.shared = Shared(Echo(config.context), tls, config.log_requests)
+        self.shared = Shared(Echo(config.context), tls, config.log_requests, Sessions(H1Session, _h2_session))
         self.servers: list[asyncio.Server] = []
         self.ports: dict[str, int] = {}
 

@@ -1,5 +1,6 @@
-"""Reading the lab's objects back as kubectl shows them: kind names and aliases, the stored object
-with its status, pods (which the controllers make), tables, and lookups for delete/patch/scale."""
+"""Reading the lab's objects back as kubectl shows them: the stored object with its status, pods
+(which the controllers make), tables, and lookups for delete/patch/scale. Kind names and aliases
+come from the kinds registry (orchestrator.k8s.kinds)."""
 
 from __future__ import annotations
 
@@ -8,44 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.errors import LabError
+from orchestrator.k8s.kinds import KindInfo as Kind
+from orchestrator.k8s.kinds import kind_of as kind_of  # the CLI resolves kind names through api
 from orchestrator.k8s.world import Allocations
 from orchestrator.manifests import Document
-
-
-@dataclass(frozen=True)
-class Kind:
-    kind: str
-    group: str
-    aliases: tuple[str, ...]
-    namespaced: bool = True
-    virtual: bool = False  # made by controllers, not applied (pods)
-
-
-KINDS = (
-    Kind("Pod", "", ("pod", "pods", "po"), virtual=True),
-    Kind("Service", "", ("service", "services", "svc")),
-    Kind("Deployment", "apps", ("deployment", "deployments", "deploy")),
-    Kind("Secret", "", ("secret", "secrets")),
-    Kind("Gateway", "gateway.networking.k8s.io", ("gateway", "gateways", "gtw")),
-    Kind("GatewayClass", "gateway.networking.k8s.io", ("gatewayclass", "gatewayclasses", "gc"), namespaced=False),
-    Kind("TLSRoute", "gateway.networking.k8s.io", ("tlsroute", "tlsroutes")),
-    Kind("ReferenceGrant", "gateway.networking.k8s.io", ("referencegrant", "referencegrants", "refgrant")),
-    Kind("GatewayAPI", "operator.tigera.io", ("gatewayapi", "gatewayapis"), namespaced=False),
-    Kind("IPPool", "projectcalico.org", ("ippool", "ippools"), namespaced=False),
-    Kind("BGPConfiguration", "projectcalico.org", ("bgpconfiguration", "bgpconfigurations", "bgpconfig"),
-         namespaced=False),
-    Kind("BGPPeer", "projectcalico.org", ("bgppeer", "bgppeers"), namespaced=False),
-)
-
-
-def kind_of(name: str) -> Kind:
-    wanted = name.lower()
-    for k in KINDS:
-        full = f"{k.aliases[1]}.{k.group}" if k.group else ""
-        if wanted in k.aliases or wanted == k.kind.lower() or (full and wanted in (full, f"{k.aliases[0]}.{k.group}")):
-            return k
-    known = ", ".join(k.aliases[0] for k in KINDS)
-    raise LabError(f"the lab has no resource type {name!r}; known types: {known}")
 
 
 def _age(created: str | None) -> str:
@@ -116,7 +83,7 @@ def _pod_views(alloc: Allocations) -> list[View]:
                        "image": "haproxy (in the role of envoy)" if pod.role == "gateway"
                        else "gcr.io/k8s-staging-gateway-api/echo-basic",
                        "ports": [{"containerPort": p} for p in pod.ports]}]
-        views.append(View(KINDS[0], {
+        views.append(View(kind_of("pod"), {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
             "spec": {"nodeName": pod.node, "containers": containers},

@@ -1,5 +1,5 @@
 """The Kubernetes core kinds the workshop uses (Service, Deployment, Secret) and Calico's operator
-GatewayAPI resource, as strict typed models. The Gateway API kinds come from gateway_model."""
+GatewayAPI resource, as strict typed models. The Gateway API kinds are in k8s/gateway/."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
-from orchestrator.errors import ValidationFailed
-from orchestrator.k8s import gateway_model
-from orchestrator.manifests import Document, FieldReader, register
+from orchestrator.k8s.reader import FieldReader
+from orchestrator.manifests import Document
 
 META_FIELDS = {"name", "namespace", "labels", "annotations"}
 META_IGNORED = {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "generateName"}
@@ -122,7 +121,6 @@ def _str_map(r: FieldReader, path: str, value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-@register("", "Service")
 def parse_service(doc: Document, r: FieldReader) -> Service:
     labels = _meta(doc, r, {"spec"})
     spec = r.section("spec", doc.body.get("spec"), {"ports", "selector", "type", "clusterIP"},
@@ -198,7 +196,6 @@ def _container(r: FieldReader, path: str, raw: Any) -> Container:
     return Container(str(c.get("name", "")), image, tuple(ports), tuple(env), tuple(mounts))
 
 
-@register("apps", "Deployment")
 def parse_deployment(doc: Document, r: FieldReader) -> Deployment:
     _meta(doc, r, {"spec"})
     spec = r.section("spec", doc.body.get("spec"), {"replicas", "selector", "template"},
@@ -242,7 +239,6 @@ def parse_deployment(doc: Document, r: FieldReader) -> Deployment:
                       generation if isinstance(generation, int) else 1)
 
 
-@register("", "Secret")
 def parse_secret(doc: Document, r: FieldReader) -> Secret:
     _meta(doc, r, {"type", "data", "stringData", "immutable"})
     kind = r.typed("type", doc.body.get("type"), str, "Opaque")
@@ -261,7 +257,6 @@ def parse_secret(doc: Document, r: FieldReader) -> Secret:
     return Secret(doc.namespace, doc.name, kind, data)
 
 
-@register("operator.tigera.io", "GatewayAPI")
 def parse_gateway_api(doc: Document, r: FieldReader) -> GatewayAPI:
     _meta(doc, r, {"spec"})
     r.section("spec", doc.body.get("spec"), set(),
@@ -272,14 +267,3 @@ def parse_gateway_api(doc: Document, r: FieldReader) -> GatewayAPI:
                   "name it tigera-secure")
     return GatewayAPI(doc.name)
 
-
-def _gateway_kind(doc: Document, r: FieldReader) -> gateway_model.GatewayObject | None:
-    try:
-        return gateway_model.parse_gateway_object(doc.body, doc.where)
-    except ValidationFailed as exc:
-        r.problems += exc.problems
-        return None
-
-
-for _kind in ("GatewayClass", "Gateway", "TLSRoute", "ReferenceGrant"):
-    register("gateway.networking.k8s.io", _kind)(_gateway_kind)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from orchestrator.errors import LabError
-from orchestrator.k8s.gatewayapi import GatewayPlan, PortPlan, SniRoute
+from orchestrator.k8s.gateway.plan import GatewayPlan, PortPlan, SniRoute
 
 HAPROXY_BIN = "/usr/sbin/haproxy"
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from orchestrator.calico.models import IPPool
 from orchestrator.errors import LabError
-from orchestrator.k8s import gatewayapi
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service, ServicePort
-from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TLSRoute
-from orchestrator.k8s.gatewayapi import GatewayPlan, ObjKey, ServiceInfo
+from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
+from orchestrator.k8s.gateway.plan import GatewayPlan
+from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TLSRoute
 from orchestrator.topology import Topology
 
 GATEWAY_CLASS = "tigera-gateway-class"
@@ -122,7 +123,7 @@ class World:
     pods: dict[str, PodSpec]
     services: dict[str, ServiceSpec]
     gateways: dict[ObjKey, GatewaySpec]
-    result: gatewayapi.ReconcileResult | None
+    result: ReconcileResult | None
     secrets: dict[str, Secret]
 
     def pod(self, key: str) -> PodSpec:
@@ -204,7 +205,7 @@ def _ours(objs: Objects) -> list[GatewayClass]:
     if any(g.name == "tigera-secure" for g in objs.gateway_api) and all(
             c.metadata.name != GATEWAY_CLASS for c in classes):
         classes.append(GatewayClass("gateway.networking.k8s.io/v1", ObjectMeta(GATEWAY_CLASS, ""),
-                                    gatewayapi.CONTROLLER_NAME))
+                                    CONTROLLER_NAME))
     return classes
 
 
@@ -213,7 +214,7 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
     """The desired world; `alloc` is updated with what was allocated now."""
     previous = alloc.pod_specs()
     classes = _ours(objs)
-    ours = {c.metadata.name for c in classes if c.controller_name == gatewayapi.CONTROLLER_NAME}
+    ours = {c.metadata.name for c in classes if c.controller_name == CONTROLLER_NAME}
     pods = _deployment_pods(topo, objs, blocks, previous)
 
     services: list[Service] = list(objs.services)
@@ -272,7 +273,7 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
 
     addresses: dict[ObjKey, str | None] = {k: specs[g.service].lb_ip or None for k, g in gateway_specs.items()}
     unready = [k for k, g in gateway_specs.items() if g.pod not in ready]
-    result = gatewayapi.reconcile(
+    result = reconcile(
         gateway_classes=classes, gateways=objs.gateways, routes=objs.routes, reference_grants=objs.grants,
         services=[ServiceInfo(s.namespace, s.name, tuple(p.port for p in s.ports)) for s in objs.services],
         addresses=addresses, now=now, unready=unready,

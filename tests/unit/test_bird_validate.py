@@ -18,14 +18,14 @@ from orchestrator.bird.validate import (
     EXIT_OK,
     Diagnostic,
     Target,
-    _findings,
-    _rows,
+    ValidationReport,
     content_problems,
     parse_check,
     read_candidate,
     read_routes,
     validate,
 )
+from orchestrator.bird.validate.run import _findings, _rows
 from orchestrator.errors import LabError
 from orchestrator.topology import load as load_topology
 
@@ -232,6 +232,18 @@ def test_leaks_losses_and_sessions() -> None:
     same = _rows("test", before, before, target, 0.1)
     assert [d.kind for d in _findings(same, target, "c")] == []
 
+
+
+def test_the_policy_table_in_the_report() -> None:
+    feeders = [Feeder("control1", IPv4Address("10.0.1.11"), 64512, (FedRoute(LB), FedRoute(N("192.0.2.0/24"))))]
+    target = Target(node="bastion", dialect="1", declared=(LB, POOL), declared_from="the lab's IPPools")
+    after = _run("candidate", {"control1": {LB, N("192.0.2.0/24")}}, feeders)
+    rep = ValidationReport("cand.conf", target, policy=_rows("the routes the nodes advertise", after, None, target, 0.5))
+    lines = rep.render().splitlines()
+    assert lines[1].startswith("route-policy test (0.50 s): the routes the nodes advertise, and probes outside")
+    assert lines[2].split() == ["PREFIX", "FROM", "BEFORE", "AFTER", "FLAG"]
+    assert lines[3].split() == ["10.10.10.0/26", "control1", "-", "accepted"]
+    assert lines[4].split() == ["192.0.2.0/24", "control1", "-", "accepted", "LEAK"]
 
 def test_probes_lie_outside_the_declared_ranges() -> None:
     found = policy.probes([LB, POOL], [N("10.0.1.0/24"), N("10.50.0.0/28")])

@@ -11,6 +11,7 @@ import pytest
 from orchestrator import PROJECT_ROOT, cluster, manifests, topology
 from orchestrator.calico.speakers import CONFIG_FILES
 from orchestrator.errors import Problem, ValidationFailed
+from orchestrator.k8s.kinds import parse_objects
 
 TOPO = topology.load(PROJECT_ROOT / "topology.clab.yml")
 
@@ -23,7 +24,7 @@ def docs(text: str) -> list[manifests.Document]:
 
 
 def test_workshop_manifests_have_the_workshop_values() -> None:
-    parsed = {p.doc.name: p for p in manifests.parse_objects(cluster.base_documents())}
+    parsed = {p.doc.name: p for p in parse_objects(cluster.base_documents())}
     lb = parsed["loadbalancer-ip-pool"]
     assert lb.doc.body["spec"] == {"cidr": "10.10.10.0/26", "blockSize": 31, "natOutgoing": True,
                                    "disabled": False, "assignmentMode": "Automatic",
@@ -102,7 +103,7 @@ metadata: {name: default}
 spec: {}
 """)
     with pytest.raises(ValidationFailed) as err:
-        manifests.parse_objects(bad)
+        parse_objects(bad)
     fields = {p.field for p in err.value.problems}
     assert {"spec.cidr", "spec.allowedUses[1]", "spec.colour", "spec.peerIP", "kind"} <= fields
     assert all(p.file == "test.yaml" or p.file.startswith("test.yaml (document") for p in err.value.problems)

@@ -15,6 +15,7 @@ from orchestrator.engines.clab import plan
 from orchestrator.engines.clab.operator import agreement_problems, load_operator, parse_operator
 from orchestrator.errors import ValidationFailed
 from orchestrator.k8s import jsonpatch
+from orchestrator.k8s.kinds import parse_objects
 from orchestrator.manifests import Document
 from tests.unit.test_clab_topology import workshop
 
@@ -30,7 +31,7 @@ def workshop_documents(tmp_path: Path) -> list[Document]:
 
 
 def test_workshop_manifests_pass_the_strict_models(tmp_path: Path) -> None:
-    parsed = manifests.parse_objects(workshop_documents(tmp_path))
+    parsed = parse_objects(workshop_documents(tmp_path))
     kinds = {p.doc.kind for p in parsed}
     assert {"IPPool", "BGPConfiguration", "BGPPeer", "GatewayAPI", "Service", "Deployment", "Secret", "Gateway",
             "TLSRoute"} <= kinds
@@ -58,7 +59,7 @@ def test_operator_manifests() -> None:
     inst = config.installation
     assert inst.bgp and inst.autodetect == {"interface": "eth1"} and config.apiserver
     t = workshop()
-    pools = cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools
+    pools = cluster.calico_objects(parse_objects(cluster.base_documents())).pools
     assert agreement_problems(config, t, pools) == []
     # The operator's pod pool is the workshop's, field for field that both model.
     ours = next(p for p in pools if p.name == inst.pools[0].name)
@@ -79,7 +80,7 @@ def test_operator_problems_are_listed_at_once() -> None:
     assert {p.field for p in err.value.problems} == {"spec.calicoNetwork.colour", "APIServer"}
     del net["colour"]
     config = parse_operator([Document("inst.yaml", 0, inst)] + [d for d in docs if d.kind == "APIServer"])
-    pools = cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools
+    pools = cluster.calico_objects(parse_objects(cluster.base_documents())).pools
     problems = agreement_problems(config, workshop(), pools)
     assert {p.field for p in problems} == {"spec.calicoNetwork.bgp",
                                            "spec.calicoNetwork.nodeAddressAutodetectionV4.interface",

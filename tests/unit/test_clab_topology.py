@@ -95,9 +95,10 @@ def test_kind_config_disagreeing_with_calico_is_reported(tmp_path: Path) -> None
     topo_file = tmp_path / "topology.clab.yml"
     topo_file.write_text(TOPO.read_text())
     t = topology.load(topo_file)
-    from orchestrator import cluster, manifests
+    from orchestrator import cluster
+    from orchestrator.k8s.kinds import parse_objects
 
-    pools = cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools
+    pools = cluster.calico_objects(parse_objects(cluster.base_documents())).pools
     problems = agreement_problems(load_operator(), t, pools)
     fields = {p.field for p in problems}
     assert fields == {"networking.podSubnet", "networking.disableDefaultCNI"}

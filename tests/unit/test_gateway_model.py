@@ -5,7 +5,9 @@ import pytest
 import yaml
 
 from orchestrator.errors import ValidationFailed
-from orchestrator.k8s.gateway_model import (
+from orchestrator.k8s.gateway.hostnames import hostname_problem
+from orchestrator.k8s.gateway.parse import parse_gateway_object
+from orchestrator.k8s.gateway.types import (
     AllowedRoutes,
     BackendRef,
     Gateway,
@@ -13,8 +15,6 @@ from orchestrator.k8s.gateway_model import (
     ParentReference,
     ReferenceGrant,
     TLSRoute,
-    hostname_problem,
-    parse_gateway_object,
 )
 from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE
 

@@ -3,27 +3,17 @@ from typing import Any, Iterable
 import pytest
 import yaml
 
-from orchestrator.k8s.gateway_model import (
-    Gateway,
-    GatewayClass,
-    ReferenceGrant,
-    TLSRoute,
-    parse_gateway_object,
-)
-from orchestrator.k8s.gatewayapi import (
-    CONTROLLER_NAME,
-    PENDING_TIME,
-    BackendTarget,
-    ObjKey,
-    ReconcileResult,
-    ServiceInfo,
-    SniRoute,
+from orchestrator.k8s.gateway.hostnames import (
     hostname_precedence,
     intersect_hostname,
-    reconcile,
     route_hostnames_on_listener,
     wildcard_matches,
 )
+from orchestrator.k8s.gateway.parse import parse_gateway_object
+from orchestrator.k8s.gateway.plan import BackendTarget, SniRoute
+from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
+from orchestrator.k8s.gateway.status import CONTROLLER_NAME, PENDING_TIME, ObjKey, ServiceInfo
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.jsonpatch import apply_patch_text
 from orchestrator.k8s.jsonpath import jsonpath
 from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE, STEP5_PATCH

@@ -12,14 +12,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import LabError
-from orchestrator.k8s.gatewayapi import (
-    BackendTarget,
-    GatewayPlan,
-    ListenerPlan,
-    ObjKey,
-    PortPlan,
-    SniRoute,
-)
+from orchestrator.k8s.gateway.plan import BackendTarget, GatewayPlan, ListenerPlan, PortPlan, SniRoute
+from orchestrator.k8s.gateway.status import ObjKey
 from orchestrator.k8s.haproxy import (
     HAPROXY_BIN,
     HAProxySettings,

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from orchestrator.errors import LabError
-from orchestrator.k8s.gateway_model import Gateway, parse_gateway_object
+from orchestrator.k8s.gateway.parse import parse_gateway_object
+from orchestrator.k8s.gateway.types import Gateway
 from orchestrator.k8s.jsonpatch import (
     PatchError,
     PatchOperation,

@@ -21,7 +21,7 @@ from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
-from orchestrator import cluster, manifests
+from orchestrator import cluster
 from orchestrator.bird.birdc import BirdcOutput, BirdError, Reply
 from orchestrator.bird.config import BastionConfig
 from orchestrator.cluster import ClusterPlan
@@ -37,7 +37,7 @@ from orchestrator.engines.clab.plan import (READY, BuildImage, Command, CreateBr
 from orchestrator.engines.clab.runner import CommandResult, Runner, SubprocessRunner
 from orchestrator.errors import LabError, ValidationFailed
 from orchestrator.fsutil import atomic_write
-from orchestrator.k8s import api
+from orchestrator.k8s import api, kinds
 from orchestrator.state import LabState
 from orchestrator.engines.netns.teardown import teardown
 from orchestrator.topology import Topology
@@ -85,7 +85,7 @@ class ClabEngine(Engine):
     def preflight(self) -> None:
         """The operator manifests agree with the lab; every prerequisite holds (local facts only)."""
         config = load_operator()
-        pools = cluster.calico_objects(manifests.parse_objects(cluster.base_documents())).pools
+        pools = cluster.calico_objects(kinds.parse_objects(cluster.base_documents())).pools
         problems = agreement_problems(config, self.topo, pools)
         if problems:
             raise ValidationFailed(problems)

@@ -14,7 +14,8 @@ import yaml
 from orchestrator.calico.models import IPPool
 from orchestrator.engines.clab.names import OPERATOR_MANIFESTS
 from orchestrator.errors import Problem, ValidationFailed
-from orchestrator.manifests import Document, FieldReader, read_documents
+from orchestrator.k8s.reader import FieldReader
+from orchestrator.manifests import Document, read_documents
 from orchestrator.topology import Topology
 
 GROUP = "operator.tigera.io"

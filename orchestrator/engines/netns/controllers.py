@@ -25,7 +25,7 @@ from orchestrator.engines.netns import procs
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
-from orchestrator.k8s.gateway_model import Gateway, GatewayClass, ReferenceGrant, TLSRoute
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
 from orchestrator.fsutil import atomic_write
 

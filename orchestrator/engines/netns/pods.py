@@ -139,7 +139,7 @@ class PodPlane:
         settings = haproxy.HAProxySettings(bind_address="0.0.0.0", stats_socket=str(self.paths(pod).stats_socket),
                                            health_checks=False)
         if gw.plan is None:
-            from orchestrator.k8s.gatewayapi import GatewayPlan
+            from orchestrator.k8s.gateway.plan import GatewayPlan
 
             return haproxy.render_haproxy_config(GatewayPlan(gw.key, None, ()), {}, settings)
         return haproxy.render_haproxy_config(gw.plan, endpoints, settings)
