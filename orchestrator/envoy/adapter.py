@@ -77,14 +77,22 @@ def destination(
 
 
 def proxy_ir(
-    plan: GatewayPlan, endpoints: EndpointMap, tcp_routes: Sequence[TCPRouteAttachment] = ()
+    plan: GatewayPlan,
+    endpoints: EndpointMap,
+    tcp_routes: Sequence[TCPRouteAttachment] = (),
+    listener_order: Sequence[str] = (),
 ) -> Adapted:
+    """listener_order: the Gateway's listener names in spec order. Envoy Gateway names the Envoy
+    listener of a port after the first Gateway listener on it in that order, so a listener added
+    later does not rename it (a rename is a new listener: the old one drains). Without it, the
+    plan's order (most specific hostname first) is used."""
     gateway = str(plan.gateway)
+    rank = {name: i for i, name in enumerate(listener_order)}
     http: list[Listener] = []
     tcp: list[Listener] = []
     skipped: list[str] = []
     for port in plan.ports:
-        tcp.extend(_tls_listeners(gateway, port, endpoints))
+        tcp.extend(_tls_listeners(gateway, port, endpoints, rank))
         skipped += [f"{lst.name} (TLS/{port.port}): not TLS passthrough" for lst in port.listeners if not lst.served]
     for text in plan.unserved_listeners:
         m = _UNSERVED.match(text)
@@ -108,7 +116,7 @@ def proxy_ir(
     return Adapted(ProxyIR(gateway, tuple(http + tcp)), tuple(skipped))
 
 
-def _tls_listeners(gateway: str, port: PortPlan, endpoints: EndpointMap) -> list[Listener]:
+def _tls_listeners(gateway: str, port: PortPlan, endpoints: EndpointMap, rank: Mapping[str, int]) -> list[Listener]:
     """One IR listener per served Gateway listener of the port, its routes with their SNIs.
 
     Listeners on one port share an Envoy listener, so an SNI belongs to one filter chain only: the
@@ -125,7 +133,8 @@ def _tls_listeners(gateway: str, port: PortPlan, endpoints: EndpointMap) -> list
             by_route[key] = (r.listener, [], r.backends)
         by_route[key][1].append(r.hostname)
     out = []
-    for lst in port.listeners:
+    in_order = sorted(port.listeners, key=lambda lst: rank.get(lst.name, len(rank)))  # stable: plan order otherwise
+    for lst in in_order:
         if not lst.served:
             continue
         routes = []

