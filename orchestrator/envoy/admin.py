@@ -8,7 +8,7 @@ import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 # egctl's resource types -> the config dump's section @type
 DUMP_TYPES = {
@@ -122,3 +122,15 @@ def _dechunk(data: bytes) -> bytes:
             return bytes(out)
         out += data[end + 2:end + 2 + size]
         pos = end + 2 + size + 2
+
+
+def egctl_config(kind: str, proxies: Mapping[tuple[str, str], Admin]) -> dict[str, dict[str, Any]]:
+    """What `egctl config envoy-proxy KIND` prints: each proxy's dump under its namespace and pod
+    name; a proxy that does not answer shows the error instead."""
+    out: dict[str, dict[str, Any]] = {}
+    for (namespace, pod), admin in sorted(proxies.items()):
+        try:
+            out.setdefault(namespace, {})[pod] = admin.config_dump(kind)
+        except AdminError as exc:
+            out.setdefault(namespace, {})[pod] = {"error": str(exc)}
+    return out

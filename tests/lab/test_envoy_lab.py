@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from orchestrator import pki
+from orchestrator import netns, pki
 from orchestrator.envoy import xds_files
 from orchestrator.envoy.accesslog import read_access_log
+from orchestrator.envoy.admin import egctl_config
 from orchestrator.envoy.adapter import proxy_ir
 from orchestrator.envoy.translate import translate
 from tests.lab import envoy_rig
@@ -154,3 +156,37 @@ def test_a_route_added_keeps_established_connections(envoy: Rig) -> None:
         assert http_get(conn, "/after", pki.LEAF_NAME)[1]["pod"] == envoy.pod("b1")
     finally:
         conn.close()
+
+
+def test_config_dump_stats_and_clusters_over_the_admin_socket(envoy: Rig) -> None:
+    views = egctl_config("all", {("tigera-gateway", envoy_rig.NODE_ID): envoy.admin})
+    dump = views["tigera-gateway"][envoy_rig.NODE_ID]
+    types = [c["@type"].rsplit(".", 1)[1] for c in dump["configs"]]
+    assert {"ListenersConfigDump", "ClustersConfigDump", "EndpointsConfigDump", "RoutesConfigDump"} <= set(types)
+    (listeners,) = envoy.admin.config_dump("listener")["configs"]
+    assert sorted(lst["name"] for lst in listeners["dynamic_listeners"]) == [
+        "default/tls-passthrough-gateway/http", "default/tls-passthrough-gateway/tls"]
+    (routes,) = envoy.admin.config_dump("route")["configs"]
+    (route,) = routes["dynamic_route_configs"]
+    assert route["route_config"]["name"] == "default/tls-passthrough-gateway/http" and "virtual_hosts" not in route["route_config"]
+    (endpoints,) = envoy.admin.config_dump("endpoint")["configs"]
+    assert [e["endpoint_config"]["cluster_name"] for e in endpoints["dynamic_endpoint_configs"]] == [CLUSTER]
+    info = envoy.admin.server_info()
+    assert info["node"]["id"] == envoy_rig.NODE_ID and info["node"]["cluster"] == envoy_rig.GATEWAY
+    assert info["state"] == "LIVE"
+    assert "tcp.tls-passthrough-6443.downstream_cx_total" in envoy.admin.stats("tcp.")
+    assert Path(f"/proc/{envoy.envoy_pid()}/comm").read_text().strip() == "envoy"
+
+
+def test_the_rig_leaves_nothing_behind() -> None:
+    with envoy_rig.rig() as r:
+        xds_files.prepare(r.layout, node_id=envoy_rig.NODE_ID, gateway=envoy_rig.GATEWAY)
+        program(r, "b1")
+        pid = r.start_envoy()
+        poll("Envoy ready", r.admin.ready)
+        pids = [p.pid for p in r.procs.values()]
+        names = [r.ns(role) for role in ("client", "gw", *BACKENDS)]
+        assert set(netns.pids_in(names)) == set(pids) and pid in pids  # everything runs inside the rig
+    assert not [n for n in names if netns.exists(n)]
+    assert not [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split(") ")[1][:1]]
+    assert not r.root.exists()
