@@ -17,6 +17,7 @@ from orchestrator import netns, pki
 from orchestrator.envoy import xds_files
 from orchestrator.envoy.accesslog import read_access_log
 from orchestrator.envoy.admin import egctl_config
+from orchestrator.envoy.deliver import deliver
 from orchestrator.envoy.adapter import proxy_ir
 from orchestrator.envoy.translate import translate
 from tests.lab import envoy_rig
@@ -49,7 +50,7 @@ def program(rig: Rig, backend: str, other: bool = False) -> xds_files.WriteRepor
     eps = {SERVICE: [endpoint(backend)], ("default", "other", 443): [endpoint("b2")]}
     order = [lst["name"] for lst in gateway["spec"]["listeners"]]
     res = translate(proxy_ir(plan, eps, listener_order=order).ir, rig.layout, str(rig.layout.log))
-    return xds_files.write(rig.layout, res)
+    return deliver(rig.layout, res)
 
 
 @pytest.fixture(scope="module")

@@ -84,3 +84,20 @@ def test_access_log_lines_among_envoys_own(tmp_path: Path) -> None:
             entry.duration_ms, entry.response_flags, entry.route_name) == (
         "passthrough.example.com", "10.50.0.17:8443", 517, 3021, 12, "-", None)
 
+
+
+def test_a_refused_translation_changes_no_file(tmp_path: Path) -> None:
+    import pytest
+
+    from orchestrator.envoy.deliver import deliver
+    from orchestrator.envoy.validate import EnvoyRefused
+
+    layout = ProxyLayout(tmp_path)
+    xds_files.prepare(layout, node_id="envoy-x", gateway="default/gw")
+    deliver(layout, step5(layout))
+    before = {p: p.read_bytes() for p in layout.xds.rglob("*.yaml")}
+    bad = step5(layout, {("default", "passthrough-echoserver", 443): [("10.50.0.40", 8443)]})
+    bad.clusters[0]["connectTimeout"] = "ten seconds"
+    with pytest.raises(EnvoyRefused, match="connectTimeout|connect_timeout|Duration"):
+        deliver(layout, bad)
+    assert {p: p.read_bytes() for p in layout.xds.rglob("*.yaml")} == before
