@@ -179,7 +179,8 @@ def test_config_dump_stats_and_clusters_over_the_admin_socket(envoy: Rig) -> Non
     assert Path(f"/proc/{envoy.envoy_pid()}/comm").read_text().strip() == "envoy"
 
 
-def test_the_rig_leaves_nothing_behind() -> None:
+def test_the_rig_leaves_nothing_behind(envoy: Rig) -> None:
+    """A second rig and Envoy while the first runs (no hot-restart shared memory to collide on)."""
     with envoy_rig.rig() as r:
         xds_files.prepare(r.layout, node_id=envoy_rig.NODE_ID, gateway=envoy_rig.GATEWAY)
         program(r, "b1")
@@ -191,3 +192,24 @@ def test_the_rig_leaves_nothing_behind() -> None:
     assert not [n for n in names if netns.exists(n)]
     assert not [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split(") ")[1][:1]]
     assert not r.root.exists()
+    assert envoy.admin.ready() and envoy.envoy_pid() is not None
+
+
+def test_a_listener_removed_drains_its_connections(envoy: Rig) -> None:
+    """Back to step 3 (no TLS listener): Envoy closes the listening socket at once and drains the
+    listener; an established connection keeps working through the drain time (60 s here), even
+    after its cluster has left CDS."""
+    conn = envoy.tls_connection(pki.LEAF_NAME)
+    try:
+        assert http_get(conn, "/before", pki.LEAF_NAME)[1]["pod"] == envoy.pod("b1")
+        plan = plan_of(workshop_gateway(3), [workshop_route()])
+        report = deliver(envoy.layout, translate(proxy_ir(plan, {}).ir, envoy.layout, str(envoy.layout.log)))
+        assert envoy.layout.lds in report.written and report.removed
+        poll("the TLS listener removed", lambda: envoy.admin.counter("listener_manager.listener_removed") == 1)
+        assert envoy.admin.counter("listener_manager.total_listeners_draining") == 1
+        poll("its cluster removed", lambda: envoy.admin.counter("cluster_manager.cluster_removed") == 1)
+        assert workshop_curl(envoy).returncode == 7  # nothing listens on 6443 any more: refused
+        status, answer = http_get(conn, "/during-drain", pki.LEAF_NAME)
+        assert (status, answer["pod"]) == (200, envoy.pod("b1"))
+    finally:
+        conn.close()

@@ -173,3 +173,14 @@ def test_the_envoy_listener_of_a_port_is_named_after_the_first_gateway_listener_
     assert [lst["name"] for lst in listeners] == ["default/gw/wild"]
     # with no route at all, the port still has a filter chain (Envoy refuses a listener without one)
     assert [c["name"] for c in listeners[0]["filterChains"]] == ["EmptyCluster"]
+
+
+def test_listeners_the_proxy_does_not_serve_are_named_with_the_reason() -> None:
+    from orchestrator.envoy.adapter import proxy_ir
+    from tests.unit.envoy_cases import ECHO_ENDPOINTS, gateway, plan_of
+
+    gw = gateway([{"name": "web", "protocol": "HTTP", "port": 80},
+                  {"name": "dns", "protocol": "UDP", "port": 53}])
+    adapted = proxy_ir(plan_of(gw, []), ECHO_ENDPOINTS)
+    assert [(lst.name, lst.protocol, lst.bind_port) for lst in adapted.ir.listeners] == [("default/gw/web", "HTTP", 10080)]
+    assert adapted.skipped == ("dns (UDP/53): gwlab's proxy does not serve UDP listeners",)
