@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +16,13 @@ import pytest
 from orchestrator import netns, pki
 from orchestrator.envoy import xds_files
 from orchestrator.envoy.accesslog import read_access_log
+from orchestrator.envoy.adapter import proxy_ir
 from orchestrator.envoy.admin import egctl_config
 from orchestrator.envoy.deliver import deliver
-from orchestrator.envoy.adapter import proxy_ir
 from orchestrator.envoy.translate import translate
+from orchestrator.k8s.gatewayapi import ServiceInfo
 from tests.lab import envoy_rig
 from tests.lab.envoy_rig import BACKENDS, ECHO_PORT, GW_IP, Rig, http_get, poll
-from orchestrator.k8s.gatewayapi import ServiceInfo
 from tests.unit.envoy_cases import ECHO, passthrough, plan_of, tls_route, workshop_gateway, workshop_route
 
 pytestmark = pytest.mark.lab
@@ -62,9 +62,9 @@ def rig() -> Iterator[Rig]:
 @pytest.fixture
 def envoy(rig: Rig) -> Iterator[Rig]:
     """A fresh Envoy in the gateway namespace, serving the workshop's Gateway with backend b1."""
-    xds_files.prepare(rig.layout, node_id=envoy_rig.NODE_ID, gateway=envoy_rig.GATEWAY)
-    program(rig, "b1")
     try:
+        xds_files.prepare(rig.layout, node_id=envoy_rig.NODE_ID, gateway=envoy_rig.GATEWAY)
+        program(rig, "b1")
         rig.start_envoy()
         poll("Envoy ready", rig.admin.ready)
         poll("the cluster's endpoint", lambda: rig.admin.cluster_hosts(CLUSTER) == [f"{BACKENDS['b1'][1]}:{ECHO_PORT}"])
@@ -179,6 +179,14 @@ def test_config_dump_stats_and_clusters_over_the_admin_socket(envoy: Rig) -> Non
     assert Path(f"/proc/{envoy.envoy_pid()}/comm").read_text().strip() == "envoy"
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (PID 1 may reap an orphan late)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def test_the_rig_leaves_nothing_behind(envoy: Rig) -> None:
     """A second rig and Envoy while the first runs (no hot-restart shared memory to collide on)."""
     with envoy_rig.rig() as r:
@@ -190,7 +198,7 @@ def test_the_rig_leaves_nothing_behind(envoy: Rig) -> None:
         names = [r.ns(role) for role in ("client", "gw", *BACKENDS)]
         assert set(netns.pids_in(names)) == set(pids) and pid in pids  # everything runs inside the rig
     assert not [n for n in names if netns.exists(n)]
-    assert not [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split(") ")[1][:1]]
+    assert not [p for p in pids if _running(p)]
     assert not r.root.exists()
     assert envoy.admin.ready() and envoy.envoy_pid() is not None
 
