@@ -10,6 +10,8 @@ qdisc (ours, or anything set by hand) goes with it and there is no moment withou
 from __future__ import annotations
 
 import errno
+import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,6 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_NEWQDISC
 from pyroute2.netlink.rtnl.tcmsg import tcmsg
 
+from orchestrator import netns
 from orchestrator.errors import LabError
 from orchestrator.impair.access import index_of, interface_names, iproute_in
 from orchestrator.impair.codec import TC_H_ROOT, Qdisc, options_for, qdisc_from_msg, spec_of, tca_options
@@ -82,6 +85,23 @@ def _send(ipr: Any, msg_type: int, flags: int, index: int, handle: int, parent: 
     ipr.nlm_request_batch([msg])
 
 
+def _graft_root(ipr: Any, index: int, kind: str, options: Any) -> None:
+    """A new `kind` qdisc at the interface's root, in place of whatever was there, in one request:
+    under a handle no qdisc of the interface has, NLM_F_CREATE|NLM_F_REPLACE makes the kernel create
+    it and graft it at the root (a handle in use would change that qdisc's options instead)."""
+    _send(ipr, RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, index,
+          _free_handle(_qdiscs(ipr, index)), TC_H_ROOT, [["TCA_KIND", kind], ["TCA_OPTIONS", options]])
+
+
+def _delete(ipr: Any, index: int, q: Qdisc, where: str) -> None:
+    """Remove one qdisc; at the root, the kernel's default comes back. Gone already is fine."""
+    try:
+        _send(ipr, RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, index, q.handle, q.parent, [])
+    except NetlinkError as exc:
+        if exc.code not in (errno.ENOENT, errno.EINVAL):  # removed with its parent, or by someone else
+            raise LabError(f"could not remove {q.describe()} from {where}: {exc}") from exc
+
+
 def set_netem(ns: str, interface: str, spec: NetemSpec) -> Impairment:
     """Make `spec` the interface's whole impairment (an empty spec removes it); returns what the
     kernel then reports."""
@@ -90,10 +110,8 @@ def set_netem(ns: str, interface: str, spec: NetemSpec) -> Impairment:
         return show(ns, interface)[0]
     with iproute_in(ns) as ipr:
         index = index_of(ipr, ns, interface)
-        handle = _free_handle(_qdiscs(ipr, index))
         try:
-            _send(ipr, RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, index, handle,
-                  TC_H_ROOT, [["TCA_KIND", "netem"], ["TCA_OPTIONS", tca_options(options_for(spec))]])
+            _graft_root(ipr, index, "netem", tca_options(options_for(spec)))
         except NetlinkError as exc:
             if exc.code == errno.ENOENT:
                 raise NetemUnavailable(f"cannot impair {interface} in {ns}: {NO_NETEM_FIX}; nothing was changed"
@@ -124,9 +142,26 @@ def reset(ns: str, interface: str) -> bool:
         index = index_of(ipr, ns, interface)
         netems = [q for q in _qdiscs(ipr, index) if q.netem is not None]
         for q in sorted(netems, key=lambda q: not q.root):
-            try:
-                _send(ipr, RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, index, q.handle, q.parent, [])
-            except NetlinkError as exc:
-                if exc.code not in (errno.ENOENT, errno.EINVAL):  # already gone with its root
-                    raise LabError(f"could not remove {q.describe()} from {interface} in {ns}: {exc}") from exc
+            _delete(ipr, index, q, f"{interface} in {ns}")
         return bool(netems)
+
+
+@functools.cache
+def netem_available() -> bool:
+    """Whether this kernel has netem, asked of the kernel itself: a netem qdisc on the loopback of
+    a scratch namespace made for the question and removed at once (no lab is touched)."""
+    probe = f"gwlab-netem-{uuid.uuid4().hex[:8]}.probe"  # a lab name of its own: `gwlab clean` finds a leftover
+    try:
+        with netns.create(probe):
+            pass
+        with iproute_in(probe) as ipr:
+            try:
+                _send(ipr, RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, 1, 0x10000,
+                      TC_H_ROOT, [["TCA_KIND", "netem"], ["TCA_OPTIONS", tca_options(options_for(NetemSpec()))]])
+            except NetlinkError as exc:
+                if exc.code == errno.ENOENT:
+                    return False
+                raise
+            return True
+    finally:
+        netns.remove(probe)
