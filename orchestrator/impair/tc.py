@@ -3,7 +3,8 @@
 As containerlab does, the impairment is one netem qdisc at the interface's root, and the rate is
 netem's own (no tbf child). `set` replaces whatever the interface had: a new netem qdisc, under a
 handle the interface does not use, is grafted at the root in one netlink request, so the old
-qdisc (ours, or anything set by hand) goes with it and there is no moment without an impairment.
+qdisc (ours, or anything set by hand) goes with it and there is no moment without an impairment
+(where the kernel forbids that, beside a duplicating netem, the root netem is changed in place).
 `show` reads the kernel's qdisc dump, so it reports what is there, however it got there.
 """
 
@@ -93,6 +94,12 @@ def _graft_root(ipr: Any, index: int, kind: str, options: Any) -> None:
           _free_handle(_qdiscs(ipr, index)), TC_H_ROOT, [["TCA_KIND", kind], ["TCA_OPTIONS", options]])
 
 
+def _change(ipr: Any, index: int, q: Qdisc, kind: str, options: Any) -> None:
+    """New options for an existing qdisc, in place (its handle, same kind)."""
+    _send(ipr, RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE, index, q.handle, q.parent,
+          [["TCA_KIND", kind], ["TCA_OPTIONS", options]])
+
+
 def _delete(ipr: Any, index: int, q: Qdisc, where: str) -> None:
     """Remove one qdisc; at the root, the kernel's default comes back. Gone already is fine."""
     try:
@@ -110,8 +117,17 @@ def set_netem(ns: str, interface: str, spec: NetemSpec) -> Impairment:
         return show(ns, interface)[0]
     with iproute_in(ns) as ipr:
         index = index_of(ipr, ns, interface)
+        root = next((q for q in _qdiscs(ipr, index) if q.root and not q.default), None)
+        options = tca_options(options_for(spec))
         try:
-            _graft_root(ipr, index, "netem", tca_options(options_for(spec)))
+            if root is not None and root.netem is not None and (spec.duplicate_pct or root.netem.duplicate):
+                # Kernels with check_netem_in_tree (6.16, and 6.12.50 and other stable releases)
+                # refuse a netem beside a duplicating one, even for the moment of a graft; the
+                # root netem is changed in place instead. Every attribute is sent, so only what
+                # NetemSpec has no field for (ECN, slots, a distribution set by hand) can stay.
+                _change(ipr, index, root, "netem", options)
+            else:
+                _graft_root(ipr, index, "netem", options)
         except NetlinkError as exc:
             if exc.code == errno.ENOENT:
                 raise NetemUnavailable(f"cannot impair {interface} in {ns}: {NO_NETEM_FIX}; nothing was changed"

@@ -181,6 +181,14 @@ def test_set_replaces_a_qdisc_set_by_hand(pair: Pair) -> None:
     assert shown.spec == NetemSpec(delay_us=5_000) and shown.others == ()
 
 
+@pytest.mark.usefixtures("netem")
+def test_duplicating_netems_follow_each_other(pair: Pair) -> None:
+    # kernels with check_netem_in_tree refuse a graft beside a duplicating netem: set changes it in place
+    for spec in (netem_spec(duplicate=1), netem_spec(duplicate=2, delay=1), netem_spec(delay=2), netem_spec(duplicate=3)):
+        assert tc.set_netem(pair.a, "eth0", spec).spec == spec
+    assert tc.reset(pair.a, "eth0") and tc.show(pair.a, "eth0")[0].spec is None
+
+
 # -- what works on any kernel -----------------------------------------------------------------------
 
 def test_without_netem_nothing_changes(pair: Pair) -> None:
@@ -195,10 +203,10 @@ def test_without_netem_nothing_changes(pair: Pair) -> None:
     assert "tbf 1: root" in tc_in(pair.a, "qdisc", "show", "dev", "eth0")
 
 
-def test_root_is_replaced_in_one_request_and_deleted(pair: Pair) -> None:
-    """The netlink path of `set` and `reset`, shown with tbf (built into every kernel this runs on):
-    a qdisc made by hand at the root is replaced, not stacked on, and a delete brings back the
-    kernel's default."""
+def test_root_is_replaced_in_one_request_changed_and_deleted(pair: Pair) -> None:
+    """The netlink requests of `set` and `reset`, shown with tbf (a kernel without netem has it):
+    a qdisc made by hand at the root is replaced, not stacked on; a change keeps the qdisc; a
+    delete brings back the kernel's default."""
     tc_in(pair.a, "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf", "rate", "1mbit", "burst", "32k",
           "latency", "10ms")
     with iproute_in(pair.a) as ipr:
@@ -210,6 +218,11 @@ def test_root_is_replaced_in_one_request_and_deleted(pair: Pair) -> None:
     assert tc_in(pair.a, "qdisc", "show", "dev", "eth0").startswith("qdisc tbf 2: root")
     assert "rate 2Mbit" in tc_in(pair.a, "qdisc", "show", "dev", "eth0")
     assert connect(pair) is not None
+    with iproute_in(pair.a) as ipr:  # the in-place change `set` makes beside a duplicating netem
+        tc._change(ipr, index, tbf, "tbf", sched_tbf.get_parameters({"rate": "3mbit", "burst": 32000,
+                                                                      "latency": 10000}))
+        assert tc._qdiscs(ipr, index) == [tbf]  # same qdisc, same handle
+    assert "rate 3Mbit" in tc_in(pair.a, "qdisc", "show", "dev", "eth0")
     with iproute_in(pair.a) as ipr:
         tc._delete(ipr, index, tbf, "eth0")
         tc._delete(ipr, index, tbf, "eth0")  # twice: gone already is no error
