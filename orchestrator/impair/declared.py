@@ -53,6 +53,8 @@ def _netem_of(holder: Any, path: str, file: str, problems: list[Problem]) -> dic
         return {}
     netem = variables[VARS_KEY]
     where = f"{path}.vars.{VARS_KEY}"
+    if netem is None:  # `netem:` with nothing under it
+        return {}
     if not isinstance(netem, Mapping):
         problems.append(Problem(file, where, f"must be a mapping of impairments, not {netem!r}",
                                 f"write e.g. {VARS_KEY}: {{delay: 20ms, loss: 1}} (options: {', '.join(OPTIONS)})"))

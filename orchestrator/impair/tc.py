@@ -16,13 +16,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator import rtnl  # noqa: F401  (first: it loads pyroute2's netlink without the whole library)
+from orchestrator import netns, rtnl  # noqa: F401  (rtnl first: it loads pyroute2's netlink alone)
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_NEWQDISC
 from pyroute2.netlink.rtnl.tcmsg import tcmsg
 
-from orchestrator import netns
 from orchestrator.errors import LabError
 from orchestrator.impair.access import index_of, interface_names, iproute_in
 from orchestrator.impair.codec import TC_H_ROOT, Qdisc, options_for, qdisc_from_msg, spec_of, tca_options

@@ -184,7 +184,8 @@ def test_set_replaces_a_qdisc_set_by_hand(pair: Pair) -> None:
 @pytest.mark.usefixtures("netem")
 def test_duplicating_netems_follow_each_other(pair: Pair) -> None:
     # kernels with check_netem_in_tree refuse a graft beside a duplicating netem: set changes it in place
-    for spec in (netem_spec(duplicate=1), netem_spec(duplicate=2, delay=1), netem_spec(delay=2), netem_spec(duplicate=3)):
+    for spec in (netem_spec(duplicate=1), netem_spec(duplicate=2, delay=1), netem_spec(delay=2),
+                 netem_spec(duplicate=3)):
         assert tc.set_netem(pair.a, "eth0", spec).spec == spec
     assert tc.reset(pair.a, "eth0") and tc.show(pair.a, "eth0")[0].spec is None
 

@@ -52,6 +52,8 @@ def test_short_links_and_no_vars() -> None:
     assert declared_impairments(doc, "t.yml").by_endpoint() == {
         ("a", "eth1"): NetemSpec(loss_pct=5.0), ("b", "eth1"): NetemSpec(loss_pct=5.0)}
     assert declared_impairments({"name": "x"}, "t.yml").impairments == ()
+    empty = {"topology": {"links": [{"endpoints": ["a:eth1", "b:eth1"], "vars": {"netem": None}}]}}
+    assert declared_impairments(empty, "t.yml") == declared_impairments({}, "t.yml")
 
 
 def test_every_problem_with_its_path() -> None:

@@ -19,7 +19,8 @@ def test_durations(text: object, us: int) -> None:
 
 @pytest.mark.parametrize("text, says", [
     ("-5ms", "negative"), (-1, "negative"), ("10 parsecs", "not a duration"), ("10parsecs", "unknown unit 'parsecs'"),
-    ("", "not a duration"), ("ms", "not a duration"), ("5ms3", "not a duration"), ("500ns", "whole number of microseconds"),
+    ("", "not a duration"), ("ms", "not a duration"), ("5ms3", "not a duration"),
+    ("500ns", "whole number of microseconds"),
     ("1h", "longer than netem can hold"), (True, "not a duration"), (None, "not a duration"), ("1e3", "not a duration"),
 ])
 def test_bad_durations(text: object, says: str) -> None:
