@@ -23,7 +23,7 @@ from orchestrator.envoy.ir import (
     RouteKind,
     TCPRoute,
 )
-from orchestrator.k8s.gatewayapi import BackendTarget, GatewayPlan, PortPlan
+from orchestrator.k8s.gateway.plan import BackendTarget, GatewayPlan, PortPlan
 
 ServiceKey = tuple[str, str, int]  # namespace, name, Service port
 EndpointMap = Mapping[ServiceKey, Sequence[tuple[str, int]]]  # ready endpoints: (pod IP, target port)

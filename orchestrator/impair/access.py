@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from orchestrator import netns
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.errors import LabError
-from orchestrator.rtnl import IPRoute
+from orchestrator.engines.netns.rtnl import IPRoute
 
 
 @contextmanager

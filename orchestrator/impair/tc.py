@@ -16,7 +16,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator import netns, rtnl  # noqa: F401  (rtnl first: it loads pyroute2's netlink alone)
+from orchestrator.engines.netns import rtnl  # noqa: F401  (rtnl first: it loads pyroute2's netlink alone)
+from orchestrator.engines.netns import namespaces as netns
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_NEWQDISC

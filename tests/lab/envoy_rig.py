@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator import PROJECT_ROOT, netns, pki
+from orchestrator import PROJECT_ROOT, pki
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.envoy import xds_files
 from orchestrator.envoy.admin import Admin
 from orchestrator.envoy.layout import ProxyLayout

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from orchestrator import netns, pki
+from orchestrator import pki
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.envoy import xds_files
 from orchestrator.envoy.accesslog import read_access_log
 from orchestrator.envoy.adapter import proxy_ir
 from orchestrator.envoy.admin import egctl_config
 from orchestrator.envoy.deliver import deliver
 from orchestrator.envoy.translate import translate
-from orchestrator.k8s.gatewayapi import ServiceInfo
+from orchestrator.k8s.gateway.status import ServiceInfo
 from tests.lab import envoy_rig
 from tests.lab.envoy_rig import BACKENDS, ECHO_PORT, GW_IP, Rig, http_get, poll
 from tests.unit.envoy_cases import ECHO, passthrough, plan_of, tls_route, workshop_gateway, workshop_route

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from orchestrator import netns
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.errors import LabError
 from orchestrator.impair import link, tc
 from orchestrator.impair.access import iproute_in
 from orchestrator.impair.spec import NetemSpec, netem_spec
-from orchestrator.rtnl import IPRoute
+from orchestrator.engines.netns.rtnl import IPRoute
 from pyroute2.netlink.rtnl.tcmsg import sched_tbf
 
 pytestmark = pytest.mark.lab

@@ -11,8 +11,11 @@ import yaml
 from orchestrator import PROJECT_ROOT
 from orchestrator.envoy.adapter import Adapted, EndpointMap, TCPRouteAttachment, proxy_ir
 from orchestrator.envoy.layout import ProxyLayout
-from orchestrator.k8s.gateway_model import Gateway, GatewayClass, TLSRoute, parse_gateway_object
-from orchestrator.k8s.gatewayapi import CONTROLLER_NAME, BackendTarget, GatewayPlan, ObjKey, ServiceInfo, reconcile
+from orchestrator.k8s.gateway.parse import parse_gateway_object
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, TLSRoute
+from orchestrator.k8s.gateway.plan import BackendTarget, GatewayPlan
+from orchestrator.k8s.gateway.reconcile import reconcile
+from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
 from orchestrator.k8s.jsonpatch import apply_patch_text
 
 LAYOUT = ProxyLayout(Path("/run/gwlab/tls-passthrough/pods/0123456789ab"))

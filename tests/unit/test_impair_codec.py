@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import rtnl  # noqa: F401  (loads pyroute2's netlink first, as the package does)
+from orchestrator.engines.netns import rtnl  # noqa: F401  (loads pyroute2's netlink first, as the package does)
 from orchestrator.impair.codec import (TC_H_ROOT, Qdisc, handle_text, options_for, qdisc_from_msg, spec_of,
                                        tca_options)
 from orchestrator.impair.spec import MAX_RATE_KBIT, NetemSpec
