@@ -92,8 +92,12 @@ class FaultRecord:
     target: str  # node:iface for link-down, a node for isolate, bird:NODE | pod/NAME | gateway | NODE for kill
     at: float  # time.time() when injected
     links: list[tuple[str, str]] = field(default_factory=list)  # (namespace, interface) taken down
-    roles: list[str] = field(default_factory=list)  # processes killed (their records are dropped)
+    roles: list[str] = field(default_factory=list)  # processes killed (their records are kept)
     signal: str = ""
+    routes: list[dict[str, Any]] = field(default_factory=list)  # static routes the links took with them
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.target, self.at))
 
     def describe(self) -> str:
         return f"{self.kind} {self.target}" + (f" ({self.signal})" if self.signal else "")

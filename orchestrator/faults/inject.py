@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.engines.netns import procs
 from orchestrator.errors import LabError
+from orchestrator.faults.links import routes_via, up
 from orchestrator.impair.link import set_link
 from orchestrator.state import FaultRecord, changing
 
@@ -65,7 +66,8 @@ def _links(lab: Lab, kind: str, target: str) -> tuple[str, list[tuple[str, str]]
         return f"{label}:{iface}", [(ns, iface)]
     node = lab.topo.node(target)
     ns = namespace_of(lab.topo, node.name)
-    return node.name, [(ns, i) for i in _node_interfaces(ns)]
+    # Its links to the outside; the pods' cali veths are inside the node (they stay up with it).
+    return node.name, [(ns, i) for i in _node_interfaces(ns) if not i.startswith("cali")]
 
 
 def _roles(lab: Lab, target: str) -> list[str]:
@@ -111,7 +113,8 @@ def inject(lab: Lab, fault: Fault) -> FaultRecord:
         from orchestrator.impair.link import link_state
 
         links = [(ns, i) for ns, i in links if link_state(ns, i).admin_up]  # rejoin restores only these
-        record = FaultRecord(fault.kind, label, time.time(), links=links)
+        saved = [dict(r, ns=ns, iface=iface) for ns, iface in links for r in routes_via(ns, iface)]
+        record = FaultRecord(fault.kind, label, time.time(), links=links, routes=saved)
         _save(lab, record)
         for ns, iface in links:
             set_link(ns, iface, False)
@@ -138,7 +141,7 @@ def undo(lab: Lab, record: FaultRecord) -> list[str]:
     done = []
     for ns, iface in record.links:
         try:
-            set_link(ns, iface, True)
+            up(ns, iface, [r for r in record.routes if (r["ns"], r["iface"]) == (ns, iface)])
             done.append(f"{iface} up in {ns}")
         except LabError as exc:
             done.append(f"{iface} in {ns}: {exc}")
