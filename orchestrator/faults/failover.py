@@ -16,13 +16,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
-from typing import TYPE_CHECKING, Callable, Final
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 from orchestrator.engines.netns import namespaces, procs
 from orchestrator.errors import LabError
 from orchestrator.faults.inject import Fault, inject, undo
 from orchestrator.faults.load import Outcome
+from orchestrator.impair.access import iproute_in
 from orchestrator.faults.report import Line, Report, judge, longest_outage
 from orchestrator.rundir import RunDir
 from orchestrator.state import FaultRecord, ns_name
@@ -50,14 +51,24 @@ def expected_hops(lab: Lab, fault: Fault) -> tuple[set[str], set[str]]:
     every = {str(n.ip) for n in lab.topo.k8s_nodes}
     if fault.target == "gateway" or fault.target.startswith("pod/"):
         return every, every
+    if fault.kind == "kill" and fault.signal == "KILL":
+        return every, every  # no NOTIFICATION: graceful restart keeps its routes (stale) on the bastion
     node = lab.topo.node(fault.target.removeprefix("bird:"))
     return every - {str(node.ip)}, every
 
 
-def _hops(lab: Lab) -> tuple[str, ...]:
-    prefix = lab.lb_prefixes()[0]
-    routes = lab.engine.kernel_routes(lab.topo.bastion.name, prefix)
-    return tuple(sorted(str(g) for r in routes for g in r.gateways))
+def _hops(ipr: Any, prefix: IPv4Network) -> tuple[str, ...]:
+    """The next hops of the bastion's kernel route for exactly `prefix` (a socket of this run's own:
+    the engine's cached one belongs to the thread that made it)."""
+    gws: list[str] = []
+    for r in ipr.get_routes(family=2, table=254):
+        if r.get("dst_len") != prefix.prefixlen or r.get_attr("RTA_DST") != str(prefix.network_address):
+            continue
+        if r.get_attr("RTA_GATEWAY"):
+            gws.append(str(r.get_attr("RTA_GATEWAY")))
+        for hop in r.get_attr("RTA_MULTIPATH") or []:
+            gws += [str(v) for k, v in hop.get("attrs", []) if k == "RTA_GATEWAY"]
+    return tuple(sorted(gws))
 
 
 def _load(lab: Lab, rate: float, duration: float) -> subprocess.Popen[bytes]:
@@ -107,24 +118,28 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
     def body() -> None:
         t0 = time.time()
         try:
-            while load.poll() is None or time.time() - t0 < WARMUP:
-                now = time.time()
-                if not r.injected and now - t0 >= WARMUP:
-                    r.injected = time.time()
-                    record.append(inject(lab, fault))
-                    r.lab_events.append(Line(r.injected, "lab", f"fault injected: {record[0].describe()}"))
-                    echo(f"injected {record[0].describe()}")
-                if record and repair_after is not None and r.repaired is None and now - r.injected >= repair_after:
-                    r.repaired = time.time()
-                    for what in undo(lab, record.pop()):
-                        r.lab_events.append(Line(time.time(), "lab", f"repair: {what}"))
-                    echo("repaired")
-                hops = _hops(lab)
-                if not r.hops or r.hops[-1][1] != hops:
-                    r.hops.append((time.time(), hops))
-                time.sleep(POLL)
+            with iproute_in(ns_name(lab.topo.name, lab.topo.bastion.name)) as ipr:
+                watch(ipr, t0)
         except Exception as exc:  # noqa: BLE001 - reported, and the finally below still clears
             r.error = f"{type(exc).__name__}: {exc}"
+
+    def watch(ipr: Any, t0: float) -> None:
+        while load.poll() is None or time.time() - t0 < WARMUP:
+            now = time.time()
+            if not r.injected and now - t0 >= WARMUP:
+                r.injected = time.time()
+                record.append(inject(lab, fault))
+                r.lab_events.append(Line(r.injected, "lab", f"fault injected: {record[0].describe()}"))
+                echo(f"injected {record[0].describe()}")
+            if record and repair_after is not None and r.repaired is None and now - r.injected >= repair_after:
+                r.repaired = time.time()
+                for what in undo(lab, record.pop()):
+                    r.lab_events.append(Line(time.time(), "lab", f"repair: {what}"))
+                echo("repaired")
+            hops = _hops(ipr, lb[0])
+            if not r.hops or r.hops[-1][1] != hops:
+                r.hops.append((time.time(), hops))
+            time.sleep(POLL)
 
     from orchestrator.capture.trace_bgp import trace_bgp
 
