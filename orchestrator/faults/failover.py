@@ -71,6 +71,24 @@ def _hops(ipr: Any, prefix: IPv4Network) -> tuple[str, ...]:
     return tuple(sorted(gws))
 
 
+def _sessions(lab: Lab, seen: dict[str, str], events: list[Line]) -> None:
+    """The bastion's BGP sessions as its BIRD reports them; a change becomes a lab event (the hold
+    timer's expiry shows here: the bastion's NOTIFICATION goes to a peer that cannot hear it)."""
+    from orchestrator.bird.parse import parse_protocols
+
+    try:
+        rows = parse_protocols(lab.engine.birdc(lab.topo.bastion.name, "show protocols").text)
+    except Exception:  # noqa: BLE001 - a bastion that does not answer shows in the requests and routes
+        return
+    for p in rows:
+        if p.proto != "BGP":
+            continue
+        now = f"{p.state} {p.info}".strip()
+        if seen.get(p.name) not in (None, now):
+            events.append(Line(time.time(), "bastion", f"session {p.name}: {' '.join(now.split())}"))
+        seen[p.name] = now
+
+
 def _load(lab: Lab, rate: float, duration: float) -> subprocess.Popen[bytes]:
     from orchestrator.demo import HOST, PORT, certificates, gateway_address
 
@@ -115,16 +133,24 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
             except (ValueError, TypeError):
                 continue
 
+    stopped, began, finished = threading.Event(), threading.Event(), threading.Event()
+
     def body() -> None:
+        began.set()
         t0 = time.time()
         try:
             with iproute_in(ns_name(lab.topo.name, lab.topo.bastion.name)) as ipr:
                 watch(ipr, t0)
         except Exception as exc:  # noqa: BLE001 - reported, and the finally below still clears
             r.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            finished.set()
+
+    polls = [0]
+    sessions: dict[str, str] = {}
 
     def watch(ipr: Any, t0: float) -> None:
-        while load.poll() is None or time.time() - t0 < WARMUP:
+        while (load.poll() is None or time.time() - t0 < WARMUP) and not stopped.is_set():
             now = time.time()
             if not r.injected and now - t0 >= WARMUP:
                 r.injected = time.time()
@@ -134,8 +160,11 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
             if record and repair_after is not None and r.repaired is None and now - r.injected >= repair_after:
                 r.repaired = time.time()
                 for what in undo(lab, record.pop()):
-                    r.lab_events.append(Line(time.time(), "lab", f"repair: {what}"))
+                    r.lab_events.append(Line(r.repaired, "lab", f"repair: {what}"))
                 echo("repaired")
+            polls[0] += 1
+            if polls[0] % 5 == 0:
+                _sessions(lab, sessions, r.lab_events)
             hops = _hops(ipr, lb[0])
             if not r.hops or r.hops[-1][1] != hops:
                 r.hops.append((time.time(), hops))
@@ -148,12 +177,19 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
     try:
         trace = trace_bgp(lab, during=body, settle=SETTLE, duration=duration + 30)
     finally:
+        stopped.set()  # Ctrl-C: the watcher injects nothing more, and is waited for before the undo
         if load.poll() is None:
+            r.error = "interrupted (the capture was stopped, e.g. Ctrl-C): the run was cut short; what it injected is undone"
             load.terminate()
         load.wait(5)
+        if began.is_set():
+            finished.wait(5)
         for rec in record:
             undo(lab, rec)  # Ctrl-C or a failure: nothing this run injected stays
     thread.join(2)
+    if not r.injected:
+        r.injected = time.time()
+        r.error = r.error or "the fault was never injected"
     if sup_log.is_file():
         for line in sup_log.read_text().splitlines()[sup_before:]:
             stamp, _, text = line.partition(" ")
