@@ -14,8 +14,8 @@ from orchestrator.faults.load import Outcome
 
 TIMERS: Final = {
     "fast": "fast (the lab's: hold 9 s, keepalive 3 s, connect delay 1 s, retry 2 s, error wait 1,5)",
-    "calico": "calico (Calico's confd: hold 240 s, keepalive 80 s (BIRD's), connect delay 2 s, retry 5 s, "
-              "error wait 5,30; graceful restart 120 s)",
+    "calico": "calico (Calico's confd on the nodes: hold 240 s, keepalive 80 s (BIRD's), connect delay 2 s, retry 5 s, "
+              "error wait 5,30, graceful restart 120 s; the bastion on BIRD's defaults: error wait 60,300)",
 }
 
 

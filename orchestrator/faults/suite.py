@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 HOLD = {"fast": 9.0, "calico": 240.0}  # the hold time the bastion and the nodes agree on
 # After a repair: a node reconnects after its error wait and connect delay (fast: 1 + 1 s; calico: up
-# to 30 + 2 s, then retries every 5 s), and the gateway's health checks mark the backend up again.
-HEAL = {"fast": 6.0, "calico": 45.0}
+# to 30 + 2 s, then retries every 5 s; the bastion, on BIRD's defaults, waits 60 s after a session error),
+# and the gateway's health checks mark the backend up again.
+HEAL = {"fast": 6.0, "calico": 75.0}
 
 
 def default_duration(lab: Lab, fault: Fault) -> float:
