@@ -66,10 +66,11 @@ class Result:
     expect: str
     observed: str
     ok: bool
+    judged: bool = True  # False: a fault injected in the lab makes the check meaningless for now
 
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.name, "where": self.where, "expect": self.expect,
-                "observed": self.observed, "ok": self.ok}
+                "observed": self.observed, "ok": self.ok, "judged": self.judged}
 
 
 def _gateways(route: parse.Route | None) -> set[IPv4Address]:

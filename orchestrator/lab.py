@@ -70,7 +70,7 @@ class Lab:
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
         return bastion_config(self.topo, str(self.files.node(self.topo.bastion.name).bird_log),
-                              self.state.bastion_bird, accepted)
+                              self.state.bastion_bird, accepted, self.state.bgp_timers)
 
     def bgp_checks(self) -> list[checks.Check]:
         return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts)

@@ -26,9 +26,13 @@ class Result(Protocol):
 
 
 def results_table(results: Sequence[Result]) -> str:
-    rows = [("PASS" if r.ok else "FAIL", r.name, r.expect, r.observed, r.where) for r in results]
+    # A check that cannot be judged while a fault is injected says so (getattr: push results have no such field).
+    rows = [("PASS" if r.ok else "FAIL" if getattr(r, "judged", True) else "N/A", r.name, r.expect, r.observed,
+             r.where) for r in results]
     passed = sum(r.ok for r in results)
-    summary = f"{passed}/{len(results)} checks passed"
+    unjudged = sum(not r.ok and not getattr(r, "judged", True) for r in results)
+    summary = f"{passed}/{len(results)} checks passed" + (f", {unjudged} not judged while a fault is injected"
+                                                          if unjudged else "")
     return table(("RESULT", "CHECK", "EXPECTED", "OBSERVED", "WHERE"), rows) + "\n" + summary
 
 

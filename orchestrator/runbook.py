@@ -65,22 +65,25 @@ class UpReport:
 
 def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
        bastion_bird: str = "1", progress: Progress = lambda _: None,
-       manifests: list[Path] | None = None, demo: bool = True) -> UpReport:
+       manifests: list[Path] | None = None, demo: bool = True, timers: str = "fast") -> UpReport:
     with changing():
-        return _up(path, name, engine_name, bastion_bird, progress, manifests, demo)
+        return _up(path, name, engine_name, bastion_bird, progress, manifests, demo, timers)
 
 
 def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bird: str, progress: Progress,
-        manifests: list[Path] | None, demo: bool) -> UpReport:
+        manifests: list[Path] | None, demo: bool, timers: str = "fast") -> UpReport:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     topo = load_topology(path, name)
     # Everything is validated, and the engine's prerequisites checked, before anything is created.
     plan = cluster.plan(topo, [], cluster.base_documents(manifests))
     lab_name = topo.name
-    state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird)
+    state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird, bgp_timers=timers)
     engine = get_engine(engine_name, topo, state)
     engine.preflight()
+    from orchestrator.faults import setup  # declared impairments: checked here, before anything is made
+
+    impairments = setup.declared_for_up(topo)
     existing = LabState.load(lab_name)
     if existing is not None and is_running(existing):
         raise AlreadyUp(f"lab {lab_name!r} is already up (engine {existing.engine}, {len(existing.namespaces)} "
@@ -109,6 +112,7 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
                 if change.ignored:
                     progress(change.line())
             phases["build"] = time.perf_counter() - t
+            setup.after_build(lab, impairments, step)
             report = UpReport(lab_name, [], phases)
             if demo:
                 # The demo's pods, certificates and proxy are built while BGP comes up. (Its module,

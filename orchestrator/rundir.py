@@ -145,6 +145,11 @@ class RunDir:
     def pods(self) -> Path:
         return self.root / "pods"
 
+    @property
+    def supervisor_log(self) -> Path:
+        """What the lab's supervisor did: one line per BIRD it found dead and started again."""
+        return self.root / "supervisor.log"
+
     def node(self, name: str) -> NodeFiles:
         return NodeFiles(self.root / name, name == self.bastion)
 

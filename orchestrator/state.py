@@ -83,6 +83,26 @@ class Proc:
     log: str = ""
 
 
+@dataclass(frozen=True)
+class FaultRecord:
+    """One fault a lab injected (`gwlab fault`), kept until it is undone: what `fault clear` undoes,
+    what `status` lists and what the BIRD supervisor leaves down."""
+
+    kind: str  # link-down | isolate | kill
+    target: str  # node:iface for link-down, a node for isolate, bird:NODE | pod/NAME | gateway | NODE for kill
+    at: float  # time.time() when injected
+    links: list[tuple[str, str]] = field(default_factory=list)  # (namespace, interface) taken down
+    roles: list[str] = field(default_factory=list)  # processes killed (their records are kept)
+    signal: str = ""
+    routes: list[dict[str, Any]] = field(default_factory=list)  # static routes the links took with them
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.target, self.at))
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target}" + (f" ({self.signal})" if self.signal else "")
+
+
 @dataclass
 class Facts:
     """What the lab observed and kept for its checks (state.json's "facts"; a key is written only
@@ -152,10 +172,15 @@ class LabState:
     processes: list[Proc] = field(default_factory=list)
     bastion_bird: str = "1"  # the BIRD dialect the bastion runs
     facts: Facts = field(default_factory=Facts)  # observations kept for checks, e.g. pre-push filtered
+    faults: list[FaultRecord] = field(default_factory=list)  # injected by `gwlab fault`, not yet undone
+    bgp_timers: str = "fast"  # the node speakers' BGP timers: fast (the lab's) or calico (Calico's own)
 
     def __post_init__(self) -> None:
         if isinstance(self.facts, dict):  # as state.json holds them
             self.facts = Facts.from_json(self.facts)
+        self.faults = [f if isinstance(f, FaultRecord) else
+                       FaultRecord(**{**f, "links": [tuple(x) for x in f.get("links", [])]})
+                       for f in self.faults]
 
     @property
     def path(self) -> Path:

@@ -12,4 +12,6 @@ def all_checks(lab: Lab) -> list[checks.Check]:
 
 
 def verify(lab: Lab, wait: float = 0.0) -> list[checks.Result]:
-    return checks.run(lab.engine, all_checks(lab), wait)
+    from orchestrator.faults import daemons  # dead or stopped daemons named, checks a fault makes moot marked
+
+    return daemons.annotate(lab, checks.run(lab.engine, all_checks(lab), wait))

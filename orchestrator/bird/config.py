@@ -29,14 +29,16 @@ class BastionConfig:
     accepted: tuple[IPv4Network, ...]
     log_file: str
     dialect: str = "1"
+    timers: str = "fast"  # fast: the lab's quick timers; calico: BIRD's defaults, as the workshop's bastion
 
     def render(self) -> str:
         return templates.render(TEMPLATES[self.dialect], router_id=self.router_id, asn=self.asn,
                                 interface=self.interface, peers=self.peers, accepted=self.accepted,
-                                filter_name=FILTER_NAME, log_file=self.log_file)
+                                filter_name=FILTER_NAME, log_file=self.log_file,
+                                timers=self.timers)
 
 
 def bastion_config(topo: Topology, log_file: str, dialect: str = "1",
-                   accepted: tuple[IPv4Network, ...] = PRE_EXISTING_ACCEPT) -> BastionConfig:
+                   accepted: tuple[IPv4Network, ...] = PRE_EXISTING_ACCEPT, timers: str = "fast") -> BastionConfig:
     peers = tuple(Peer(n.bgp_name, n.ip) for n in topo.k8s_nodes)
-    return BastionConfig(topo.bastion.ip, topo.asn, topo.bastion.interface, peers, accepted, log_file, dialect)
+    return BastionConfig(topo.bastion.ip, topo.asn, topo.bastion.interface, peers, accepted, log_file, dialect, timers)

@@ -39,8 +39,11 @@ class SpeakerConfig:
     mesh: tuple[Peering, ...]
     global_peers: tuple[Peering, ...]
 
-    def render(self, directory: Path) -> dict[str, str]:
-        return {name: templates.render(f"calico/{name}.j2", s=self, dir=str(directory)) for name in CONFIG_FILES}
+    def render(self, directory: Path, timers: str = "fast") -> dict[str, str]:
+        """timers: fast (the lab's) or calico (confd's: connect delay 2, retry 5, error wait 5,30,
+        BIRD's hold and keepalive)."""
+        return {name: templates.render(f"calico/{name}.j2", s=self, dir=str(directory), timers=timers)
+                for name in CONFIG_FILES}
 
 
 @dataclass(frozen=True)

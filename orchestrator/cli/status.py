@@ -22,6 +22,7 @@ class LabStatus:
     daemons_up: int
     daemons: int
     down: list[str]
+    faults: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,17 +41,19 @@ def run(args: argparse.Namespace) -> int:
         if state is None and not spaces and args.lab is not None and not run_dir(name).exists():
             continue
         if state is None:
-            rows.append(LabStatus(name, "leftover (no state file)", "?", len(spaces), 0, 0, []))
+            rows.append(LabStatus(name, "leftover (no state file)", "?", len(spaces), 0, 0, [], []))
             continue
         dead = [p.role for p in state.processes if not procs.alive(p)]
         rows.append(LabStatus(name, state.phase, state.engine, len(spaces),
-                              len(state.processes) - len(dead), len(state.processes), dead))
+                              len(state.processes) - len(dead), len(state.processes), dead,
+                              [f.describe() for f in state.faults]))
     if args.json:
         report.print_json([asdict(r) for r in rows])
     elif not rows:
         print("no lab on this host")
     else:
-        print(report.table(("LAB", "PHASE", "ENGINE", "NAMESPACES", "DAEMONS UP", "DOWN"),
+        print(report.table(("LAB", "PHASE", "ENGINE", "NAMESPACES", "DAEMONS UP", "DOWN", "FAULTS"),
                            [(r.lab, r.phase, r.engine, str(r.namespaces), f"{r.daemons_up}/{r.daemons}",
-                             ", ".join(r.down) or "-") for r in rows]))
+                             ", ".join(r.down) or "-",
+                             ", ".join(r.faults) or "-") for r in rows]))
     return 0

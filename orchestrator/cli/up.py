@@ -23,6 +23,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="BIRD dialect on the bastion: 1 (1.6, the workshop's) or 2")
     p.add_argument("--bgp-only", action="store_true",
                    help="stop after the BGP part (prerequisites 1-3); skip the TLS passthrough demo")
+    p.add_argument("--timers", default="fast", choices=["fast", "calico"],
+                   help="the node speakers' BGP timers: fast (the lab's, the default) or calico (Calico's own: "
+                        "connect delay 2, retry 5, error wait 5,30, BIRD's hold 240 / keepalive 80)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
 
     result = runbook.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
-                    manifests=[Path(f) for f in args.filename], demo=not args.bgp_only)
+                    manifests=[Path(f) for f in args.filename], demo=not args.bgp_only,
+                        timers=args.timers)
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:
         report.print_json({"lab": result.lab, "ok": ok, "phases": result.phases,

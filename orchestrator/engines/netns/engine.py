@@ -96,7 +96,7 @@ class NetnsEngine(Engine):
                 atomic_write(files.bird_config, bastion.render())
                 started.append(self.spawn_bird(node.name, bastion.dialect))
             else:
-                self._write(files.dir, speakers[node.name].render(files.dir))
+                self._write(files.dir, speakers[node.name].render(files.dir, self.state.bgp_timers))
                 started.append(self.spawn_bird(node.name))
 
         try:
@@ -110,7 +110,7 @@ class NetnsEngine(Engine):
         changed = []
         for node, cfg in speakers.items():
             d = self.node_dir(node)
-            files = cfg.render(d)
+            files = cfg.render(d, self.state.bgp_timers)
             if all((d / n).is_file() and (d / n).read_text() == text for n, text in files.items()):
                 continue
             self._write(d, files)

@@ -1,0 +1,78 @@
+"""`gwlab netem` on a lab: NODE[:IFACE] resolved to a lab namespace, values checked, then the impair
+package's set/show/reset. Where the kernel has no netem qdisc, set and reset refuse before changing
+anything, with one message; show still reads (and says netem is not available)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import LabError
+from orchestrator.impair import tc
+from orchestrator.impair.spec import netem_spec
+
+if TYPE_CHECKING:
+    from orchestrator.lab import Lab
+
+
+@dataclass(frozen=True)
+class Row:
+    node: str
+    interface: str
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "interface": self.interface, "impairment": self.text}
+
+
+def _where(lab: Lab, target: str) -> tuple[str, str, str]:
+    """NODE[:IFACE] -> (label, namespace, interface); a node's default interface is its segment link."""
+    from orchestrator.capture.targets import resolve
+
+    t = resolve(lab, target)
+    iface = t.iface
+    if iface == "any":
+        name = target.partition(":")[0]
+        nodes = [n for n in lab.topo.routers if name in (n.name, n.bgp_name)]
+        if nodes:
+            iface = nodes[0].interface
+        else:
+            real = [i for i in t.interfaces if i != "lo"]
+            if len(real) != 1:
+                raise LabError(f"{t.label} has interfaces {', '.join(real)}: name one, e.g. {target}:{real[0]}")
+            iface = real[0]
+    return t.label, t.ns, iface
+
+
+def _refuse_without_netem(what: str) -> None:
+    if not tc.netem_available():
+        raise LabError(f"cannot {what}: {tc.NO_NETEM_FIX}; nothing was changed")
+
+
+def set_(lab: Lab, target: str, delay: object = None, jitter: object = None, loss: object = None,
+         rate: object = None, corruption: object = None, duplicate: object = None) -> Row:
+    spec = netem_spec(delay=delay, jitter=jitter, loss=loss, rate=rate, corruption=corruption, duplicate=duplicate)  # every bad value named, before anything is looked up or changed
+    label, ns, iface = _where(lab, target)
+    _refuse_without_netem(f"impair {label}:{iface}")
+    return Row(label, iface, tc.set_netem(ns, iface, spec).describe())
+
+
+def reset(lab: Lab, target: str) -> Row:
+    label, ns, iface = _where(lab, target)
+    _refuse_without_netem(f"reset {label}:{iface}")
+    had = tc.reset(ns, iface)
+    return Row(label, iface, "impairment removed" if had else "no impairment (nothing to remove)")
+
+
+def show(lab: Lab, target: str | None) -> list[Row]:
+    from orchestrator.faults.setup import namespace_of
+
+    if target:
+        label, ns, iface = _where(lab, target)
+        spaces = [(label, ns, iface if ":" in target else None)]
+    else:
+        spaces = [(n.name, namespace_of(lab.topo, n.name), None) for n in lab.topo.routers]
+        spaces.append((lab.topo.bridge, namespace_of(lab.topo, lab.topo.bridge), None))
+    note = "" if tc.netem_available() else " (this kernel has no netem qdisc)"
+    return [Row(label, imp.interface, imp.describe() + note)
+            for label, ns, iface in spaces for imp in tc.show(ns, iface)]

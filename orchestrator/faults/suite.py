@@ -1,0 +1,58 @@
+"""`gwlab failover --suite`: every fault in turn on one node, each repaired so the next starts healthy."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable
+
+from orchestrator.faults.failover import run
+from orchestrator.faults.inject import Fault
+from orchestrator.faults.report import Report
+
+if TYPE_CHECKING:
+    from orchestrator.lab import Lab
+
+HOLD = {"fast": 9.0, "calico": 240.0}  # the hold time the bastion and the nodes agree on
+# After a repair: a node reconnects after its error wait and connect delay (fast: 1 + 1 s; calico: up
+# to 30 + 2 s, then retries every 5 s; the bastion, on BIRD's defaults, waits 60 s after a session error),
+# and the gateway's health checks mark the backend up again.
+HEAL = {"fast": 6.0, "calico": 75.0}
+
+
+def default_duration(lab: Lab, fault: Fault) -> float:
+    """Long enough to see a silent failure found by the hold timer, and the repair."""
+    if fault.kind in ("link-down", "isolate"):
+        return HOLD.get(lab.state.bgp_timers, 9.0) + 6.0
+    return 8.0 if lab.state.bgp_timers == "fast" else 20.0
+
+
+def faults(lab: Lab) -> list[tuple[Fault, float]]:
+    """(fault, repair after S) for the suite; the node is the first worker."""
+    node = next(n for n in lab.topo.k8s_nodes if n.role == "worker").name
+    hold = HOLD.get(lab.state.bgp_timers, 9.0)
+    return [(Fault("link-down", node), hold + 1.0), (Fault("isolate", node), hold + 1.0),
+            (Fault("kill", f"bird:{node}", "TERM"), 3.0), (Fault("kill", f"bird:{node}", "KILL"), 3.0),
+            (Fault("kill", "gateway", "TERM"), 3.0)]
+
+
+def run_suite(lab: Lab, rate: float, echo: Callable[[str], None] = print) -> list[Report]:
+    reports = []
+    for fault, repair in faults(lab):
+        heal = HEAL.get(lab.state.bgp_timers, 6.0)
+        _settle(lab, 20.0 + heal)  # every fault starts from a healthy lab
+        echo(f"-- {fault.text()} ({fault.signal})" if fault.kind == "kill" else f"-- {fault.text()}")
+        t = time.monotonic()
+        rep = run(lab, fault, repair, rate, max(default_duration(lab, fault), repair + heal))
+        echo(f"   {rep.requests} requests, {rep.failed} failed, {rep.verdict} ({time.monotonic() - t:.1f} s)")
+        reports.append(rep)
+        if rep.error.startswith("interrupted"):
+            break  # Ctrl-C ends the suite; this run undid what it injected
+    return reports
+
+
+def _settle(lab: Lab, wait: float) -> None:
+    """Before a fault: every session Established and the workshop's request answered (bounded)."""
+    from orchestrator import checks, demo
+
+    checks.run(lab.engine, [checks.session_check(lab.topo, n.bgp_name, n.ip) for n in lab.topo.k8s_nodes]
+               + [demo.passthrough_check(lab)], wait=wait, interval=0.5)
