@@ -23,6 +23,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="BIRD dialect on the bastion: 1 (1.6, the workshop's) or 2")
     p.add_argument("--bgp-only", action="store_true",
                    help="stop after the BGP part (prerequisites 1-3); skip the TLS passthrough demo")
+    p.add_argument("--pre-workshop", action="store_true",
+                   help="with --bgp-only: stop where the workshop's reader starts (cluster and node speakers "
+                        "up; no LoadBalancer IPPool, BGPConfiguration or BGPPeer yet; the bastion's old filter)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -50,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dryrun.render(args.topo, args.lab, args.bastion_bird, [Path(f) for f in args.filename],
                                        demo_steps=not args.bgp_only))
         return 0
+    if args.pre_workshop and not args.bgp_only:
+        from orchestrator.errors import LabError
+
+        raise LabError("--pre-workshop stands the lab before the workshop's prerequisites: use it with "
+                       "--bgp-only (gwlab up --bgp-only --pre-workshop)")
     start = time.perf_counter()
 
     def progress(line: str) -> None:
@@ -57,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - start:5.2f}s] {line}", flush=True)
 
     result = runbook.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
-                    manifests=[Path(f) for f in args.filename], demo=not args.bgp_only)
+                    manifests=[Path(f) for f in args.filename], demo=not args.bgp_only,
+                        pre_workshop=args.pre_workshop)
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:
         report.print_json({"lab": result.lab, "ok": ok, "phases": result.phases,
@@ -67,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     print(report.results_table(result.results))
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.phases.items())
     print(f"\nlab {result.lab} is up ({phases})." if ok else f"\nlab {result.lab} is up but checks fail.")
+    if args.pre_workshop:
+        print(f"Next: gwlab shell --lab {result.lab}, then the workshop's prerequisites as written")
     print("Try: gwlab birdc bastion show protocols | gwlab birdc bastion show route | gwlab verify | gwlab down")
     sys.stdout.flush()
     return 0 if ok else 1

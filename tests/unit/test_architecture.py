@@ -23,7 +23,8 @@ FLOORS: list[tuple[str, ...]] = [
      "orchestrator.impair"),
     ("orchestrator.engines",),
     ("orchestrator.lab", "orchestrator.checks"),
-    ("orchestrator.bastion", "orchestrator.demo", "orchestrator.verification", "orchestrator.capture"),
+    ("orchestrator.bastion", "orchestrator.demo", "orchestrator.verification", "orchestrator.capture",
+     "orchestrator.shell", "orchestrator.graph"),
     ("orchestrator.runbook",),
     ("orchestrator.cli", "orchestrator.__main__"),
 ]

@@ -92,6 +92,7 @@ class NetnsEngine(Engine):
 
         def start(node: LabNode) -> None:
             files = self.host.files.node(node.name)
+            private_dir(files.dir)  # the bastion's config may live elsewhere (/etc/netns), its socket and log here
             if node is self.topo.bastion:
                 atomic_write(files.bird_config, bastion.render())
                 started.append(self.spawn_bird(node.name, bastion.dialect))
