@@ -103,6 +103,8 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
 
             teardown(lab_name, None)
     phases["validate"] = time.perf_counter() - t0
+    for note in topo.notes if engine_name == "netns" else ():
+        progress(note)
     state.save()
     lab = Lab(topo, state, engine, plan)
     try:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.cli import common
+from orchestrator.cli import command_name, common
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     print(report.results_table(result.results))
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.phases.items())
     print(f"\nlab {result.lab} is up ({phases})." if ok else f"\nlab {result.lab} is up but checks fail.")
+    g = command_name()
     if args.pre_workshop:
-        print(f"Next: gwlab shell --lab {result.lab}, then the workshop's prerequisites as written")
-    print("Try: gwlab birdc bastion show protocols | gwlab birdc bastion show route | gwlab verify | gwlab down")
+        print(f"Next: {g} shell --lab {result.lab}, then the workshop's prerequisites as written")
+    print(f"Try: {g} shell | {g} birdc bastion show protocols | {g} graph --live | {g} verify | {g} down")
     sys.stdout.flush()
     return 0 if ok else 1

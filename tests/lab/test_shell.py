@@ -116,6 +116,9 @@ def test_shell_wrappers_stay_in_the_lab(lab_name: str) -> None:
         assert "10.0.1.12/24" in out, out
         status, out = shell(lab_name, "kubectl version --client")
         assert status == 0 and "v1.37.1" in out, out
+        missing = gwlab("exec", "bastion", "--lab", lab_name, "--", "nosuchcmd", check=False)
+        assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
+            "gwlab: error: no command 'nosuchcmd' on node bastion (fix: check its spelling, or give its full path)"]
     finally:
         gwlab("down", "--lab", lab_name, check=False)
     assert leftovers(lab_name) == []
