@@ -21,6 +21,7 @@ from orchestrator.engines.netns import namespaces as netns
 from orchestrator.bird import parse
 from orchestrator.bird.binaries import bird_binaries
 from orchestrator.errors import LabError
+from orchestrator.rundir import RunDir
 from orchestrator.state import LabState, run_dir
 
 from .helpers import gwlab
@@ -49,7 +50,7 @@ def bastion(lab_name: str, dialect: str) -> Iterator[Path]:
     assert bgp and all(c["ok"] for c in bgp), out
     # up pushed its own filter through the same path: parse, configure check/timeout, checks, confirm.
     assert [s.split(":")[0] for s in out["push"]] == ["configure check", "configure timeout 30", "configure confirm"]
-    yield run_dir(lab_name) / "bastion" / "bird.conf"
+    yield RunDir(lab_name).node("bastion").bird_config
 
 
 @dataclass(frozen=True)
