@@ -3,6 +3,7 @@ the bastion's namespace on real BIRD."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from orchestrator import PROJECT_ROOT
 from orchestrator.bird import parse
+from orchestrator.engines.netns.teardown import labs_on_host
 from orchestrator.rundir import RunDir
 from orchestrator.state import LabState
 from tests.workshop_reader import HARNESS, WORKSHOP, Block, workshop_blocks
@@ -141,3 +143,17 @@ def test_workshop_as_written_in_the_shell(lab_name: str, tmp_path: Path) -> None
     finally:
         gwlab("down", "--lab", lab_name, check=False)
     assert leftovers(lab_name) == []
+
+
+def test_clean_finds_a_left_over_etc_netns_entry_without_a_state_file(lab_name: str) -> None:
+    conf = RunDir(lab_name).node("bastion").bird_config
+    conf.parent.mkdir(parents=True)
+    conf.write_text("# left over by a crashed run\n")
+    try:
+        assert lab_name in labs_on_host()
+        out = gwlab("clean", "--lab", lab_name, "-v")
+        assert f"removed directory {RunDir(lab_name).etc('bastion')}" in out.stdout, out.stdout
+    finally:
+        if conf.parent.parent.exists():
+            shutil.rmtree(conf.parent.parent)
+    assert not RunDir(lab_name).etc("bastion").exists() and leftovers(lab_name) == []
