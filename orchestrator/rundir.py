@@ -16,7 +16,8 @@ own: /etc/netns/gwlab-<lab>.<node>/ (`ip netns exec` bind-mounts each entry over
 bastion's BIRD reads /etc/netns/gwlab-<lab>.<bastion>/bird/bird.conf, so that inside its namespace
 (`gwlab shell`) /etc/bird/bird.conf is its live config, and `sed -i` on it edits what BIRD reads.
 The nodes' calico configs stay in the run directory: /etc/netns/<ns>/calico/ would be bind-mounted
-over an /etc/calico the host does not have, and `ip netns exec` would warn at every command.
+over an /etc/calico the host does not have, and `ip netns exec` would warn at every command; a node's
+/etc/netns/<ns>/bird/bird.conf only says where its config is, so that no shell reads the host's.
     <lab>/pods/<hash>/      a pod: volumes/, container.log, haproxy.cfg and its stats socket
 """
 

@@ -114,6 +114,8 @@ def test_shell_wrappers_stay_in_the_lab(lab_name: str) -> None:
         assert status == 7
         status, out = shell(lab_name, "sudo -E sh -c 'echo $GWLAB_LAB $GWLAB_NODE'", node="worker1")
         assert out.split() == [lab_name, "calico-worker"], out
+        status, out = shell(lab_name, "cat /etc/bird/bird.conf", node="worker1")  # the node's, not the host's
+        assert status == 0 and str(RunDir(lab_name).node("calico-worker").bird_config) in out, out
         status, out = shell(lab_name, "ip -br addr show eth1", node="worker1")
         assert "10.0.1.12/24" in out, out
         status, out = shell(lab_name, "kubectl version --client")

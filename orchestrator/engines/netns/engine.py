@@ -98,6 +98,10 @@ class NetnsEngine(Engine):
                 started.append(self.spawn_bird(node.name, bastion.dialect))
             else:
                 self._write(files.dir, speakers[node.name].render(files.dir))
+                # In `gwlab shell NODE`, /etc/bird/ must be the node's, never the host's: it says where
+                # calico-node's config is (confd's files stay in the run directory).
+                atomic_write(self.host.files.etc(node.name) / "bird" / "bird.conf",
+                             f"# {node.name}: calico-node's BIRD reads {files.bird_config} (confd's bird.cfg)\n", 0o644)
                 started.append(self.spawn_bird(node.name))
 
         try:
