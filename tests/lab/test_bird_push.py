@@ -22,7 +22,7 @@ from orchestrator.bird import parse
 from orchestrator.bird.binaries import bird_binaries
 from orchestrator.errors import LabError
 from orchestrator.rundir import RunDir
-from orchestrator.state import LabState, run_dir
+from orchestrator.state import LabState, lab_of_ns, run_dir
 
 from .helpers import gwlab
 
@@ -105,7 +105,8 @@ def push(lab_name: str, path: Path | str, *extra: str) -> tuple[int, dict[str, A
 
 
 def no_scratch_left(lab_name: str) -> None:
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    # this lab's only: other labs (other test runs on this host) may be validating at the same time
+    assert not [n for n in netns.list_names() if ".scratch-" in n and lab_of_ns(n) == lab_name]
     assert not (run_dir(lab_name) / "scratch").exists() or not any((run_dir(lab_name) / "scratch").iterdir())
 
 
@@ -284,7 +285,8 @@ def test_validate_outside_any_lab_with_routes(dialect: str, tmp_path: Path) -> N
     conf.write_text(conf.read_text().replace(LB_LINE, "    accept;\n"))
     out = gwlab("bird", "validate", "--no-lab", "--bird", dialect, str(conf), "--routes", str(routes), check=False)
     assert out.returncode == 3 and "192.0.2.0/24 (advertised by control1)" in out.stdout
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    # this lab's only: other labs (other test runs on this host) may be validating at the same time
+    assert not [n for n in netns.list_names() if ".scratch-" in n and lab_of_ns(n) == lab_name]
     assert not log.exists()
 
 
