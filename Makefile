@@ -8,7 +8,9 @@ APT_PACKAGES := bird iproute2 nftables curl haproxy nghttp2-client tcpdump opens
 BIRD2_PREFIX := $(CURDIR)/.deps/bird2
 ENGINE ?= netns
 
-.PHONY: deps lab up down clean status verify test test-unit test-lab bench bird-bench typecheck
+BINDIR ?= /usr/local/bin
+
+.PHONY: deps lab link up down clean status verify test test-unit test-lab bench bird-bench typecheck
 
 ## deps: install what is missing (Debian packages, BIRD 2 in a private prefix, the venv)
 deps: $(VENV)/.installed $(BIRD2_PREFIX)/usr/sbin/bird
@@ -32,8 +34,17 @@ $(BIRD2_PREFIX)/usr/sbin/bird: .deps/apt.stamp lab/install-bird2.sh
 
 ## lab: bring the whole lab up and prove it end to end (it stays up; `make down` removes it)
 ## ENGINE=clab runs it on containerlab, kind and real Calico (see the README); the default is netns
-lab: deps
+lab: deps link
 	$(GWLAB) up --engine $(ENGINE)
+
+## link: make the CLI reachable as `gwlab`: $(BINDIR)/gwlab -> this venv's, only when that path is free
+link:
+	@target="$(CURDIR)/$(GWLAB)"; link="$(BINDIR)/gwlab"; \
+	if [ ! -e "$$link" ] && [ ! -L "$$link" ]; then \
+	  ln -s "$$target" "$$link" && echo "gwlab: $$link -> $$target"; \
+	elif [ "$$(readlink "$$link")" != "$$target" ]; then \
+	  echo "gwlab: $$link is taken (it is $$(readlink -f "$$link")): run this lab's CLI as $$target"; \
+	fi
 
 up: lab
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from benchlib import gwlab
 from benchlib import summarize as table
+from orchestrator.rundir import RunDir
 GOALS = {"parse only": 0.3, "with route-policy test": 1.5}
 ROUTES = "10.10.10.0/26\n10.50.0.0/28 control1\n10.50.0.16/28 worker1\n10.50.0.32/28 worker2\n"
 
@@ -67,7 +68,7 @@ def main() -> int:
                     raise SystemExit(f"up failed:\n{up.stdout}\n{up.stderr}")
                 conf = work / f"bird-{dialect}.conf"
                 # A change (a comment), so that the running config is run in its scratch BIRD too.
-                conf.write_text((Path("/run/gwlab") / lab / "bastion" / "bird.conf").read_text()
+                conf.write_text(RunDir(lab).node("bastion").bird_config.read_text()
                                 + "# the candidate: the workshop's bird.conf after prerequisite 3\n")
                 cases = {
                     "parse only": ["bird", "validate", "--lab", lab, str(conf), "--parse-only", "--json"],

@@ -39,9 +39,9 @@ def node_name(topo: Topology, node: str | None) -> str:
     return topo.node(node).name if node else topo.bastion.name
 
 
-def config_path(topo: Topology, node: str) -> Path:
+def config_path(topo: Topology, node: str, engine: str) -> Path:
     """The file the node's BIRD reads (as the engine writes it)."""
-    return RunDir.of(topo).node(node).bird_config
+    return RunDir.of(topo, engine).node(node).bird_config
 
 
 def dialect_of(topo: Topology, state: LabState, node: str) -> str:
@@ -102,7 +102,7 @@ def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str
     test applies to the bastion: the lab's nodes, what they advertise now, the lab's declared ranges
     (from `plan`, the lab's current cluster plan; read from the store when not given)."""
     name = node_name(topo, node)
-    path = config_path(topo, name)
+    path = config_path(topo, name, state.engine)
     running = path.read_text() if path.is_file() else None
     base = Target(node=name, dialect=dialect_of(topo, state, name), lab=topo.name, running_path=path,
                   running_text=running)
@@ -301,7 +301,7 @@ def push_config(lab: Lab, candidate: Path | str, node: str | None = None, *, dis
 
     pid = _router_pid(lab, name) if track_sessions else None
     before = _bgp_connections(pid) if pid else set()
-    result = bird_push.push(config_path(lab.topo, name), report.text, birdc,
+    result = bird_push.push(config_path(lab.topo, name, lab.state.engine), report.text, birdc,
                             lambda: checks.run(lab.engine, wanted, wait), timeout,
                             lambda: checks.run(lab.engine, held_before, wait), settle)
     outcome.result = result

@@ -123,9 +123,10 @@ def curl_argv(ca: Path, gateway: str, host: str = HOST, extra: list[str] | None 
 
 
 def workshop_curl(lab: Lab, host: str = HOST, address: str | None = None, extra: list[str] | None = None,
-                  url: str | None = None) -> CurlResult:
-    """The workshop's test, run in the bastion's namespace (as the workshop curls from the bastion)."""
-    argv = curl_argv(certificates(lab).ca_cert, address or gateway_address(lab), host, extra, url)
+                  url: str | None = None, ca: Path | None = None) -> CurlResult:
+    """The workshop's test, run in the bastion's namespace (as the workshop curls from the bastion);
+    `ca`: the file curl verifies the served chain with (default: the lab's CA)."""
+    argv = curl_argv(ca or certificates(lab).ca_cert, address or gateway_address(lab), host, extra, url)
     out = lab.engine.exec(lab.topo.bastion.name, argv, capture=True, timeout=15)
     stderr = out.stderr.decode(errors="replace")
     status = next((line[2:].strip() for line in stderr.splitlines() if line.startswith("< HTTP/")), "")
@@ -148,15 +149,37 @@ def _backend_sessions(lab: Lab) -> int | None:
     return lab.engine.gateway_backend_sessions()
 
 
+def trust_anchor(lab: Lab) -> tuple[Path, str]:
+    """What the workshop's curl verifies the served chain with, judged on the lab as it is: the lab's
+    CA when the backend pods mount the lab's own Secret, else the certificate in the Secret they
+    mount (a reader who made their own with openssl, as the workshop does)."""
+    from orchestrator.capture import inventory  # same floor: the read-only pod inventory
+    from orchestrator.fsutil import atomic_write
+
+    try:
+        pods = inventory.inventory(lab).gateway.backend_pods
+    except LabError:  # no Gateway, or an engine whose pods are not namespaces here
+        pods = ()
+    served = next((found for p in pods if (found := inventory.served_certificate(lab, p))), None)
+    if served is None or (lab.files.certs.is_dir()
+                          and served[1].strip() == certificates(lab).leaf_cert.read_bytes().strip()):
+        return certificates(lab).ca_cert, "the lab's CA"
+    path = lab.files.root / "served-secret.crt"
+    atomic_write(path, served[1])
+    return path, f"Secret {served[0]}"
+
+
 def passthrough_check(lab: Lab) -> Check:
     def evaluate(_: Snapshot) -> tuple[bool, str]:
-        r = workshop_curl(lab)
+        ca, anchor = trust_anchor(lab)
+        r = workshop_curl(lab, ca=ca)
         pod = (r.body or {}).get("pod", "")
         sni = ((r.body or {}).get("tls") or {}).get("serverName", "")
         ok = (r.exit_code == 0 and r.status_line.startswith("HTTP/2 200") and r.verified
               and pod in _echo_pods(lab) and sni == HOST)
         observed = f"{r.status_line or f'curl exit {r.exit_code}'}, pod {pod or '-'}, serverName {sni or '-'}"
-        return ok, observed + (", certificate verified" if r.verified else ", certificate NOT verified")
+        return ok, observed + (f", certificate verified ({anchor})" if r.verified
+                               else f", certificate NOT verified ({anchor})")
     return Check(f"curl https://{HOST}:{PORT}/get", "bastion: the workshop's curl",
                  "HTTP/2 200 from an echo pod, TLS from the pod", evaluate)
 
@@ -179,16 +202,16 @@ def passthrough_checks(lab: Lab) -> list[Check]:
     status4 = lab.state.facts.route_after_step4
 
     def step4(_: Snapshot) -> tuple[bool, str]:
-        if not status4:
-            return False, "not observed (the demo did not run in up)"
+        assert status4 is not None
         return status4 == ("False", "NotAllowedByListeners"), f"Accepted={status4[0]} ({status4[1]})"
 
     def accepted(_: Snapshot) -> tuple[bool, str]:
         st, reason = route_accepted(lab)
         return st == "True", f"Accepted={st} ({reason})"
-    return [
-        Check("TLSRoute tls-passthrough after step 4", "recorded by up", "Accepted=False (NotAllowedByListeners)",
-              step4),
+    # Step 4's status is history only `up` saw: checked when recorded, not required of a lab done by hand.
+    history = [Check("TLSRoute tls-passthrough after step 4", "recorded by up",
+                     "Accepted=False (NotAllowedByListeners)", step4)] if status4 else []
+    return history + [
         Check("TLSRoute tls-passthrough after step 5", "status.parents[0].conditions", "Accepted=True", accepted),
         passthrough_check(lab),
         refused_check(lab, "unknown SNI unknown.example.com", "unknown.example.com", None, []),

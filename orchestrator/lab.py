@@ -42,7 +42,7 @@ class Lab:
 
     @property
     def files(self) -> RunDir:
-        return RunDir.of(self.topo)
+        return RunDir.of(self.topo, self.state.engine)
 
     @property
     def bastion_conf(self) -> Path:

@@ -27,6 +27,9 @@ from orchestrator.state import LabState, changing, lab_of_ns
 __all__ = ["AlreadyUp", "Lab", "UpReport", "is_running", "load_topology", "open_lab", "up"]
 
 ESTABLISH_WAIT = 20.0  # seconds up waits for sessions and routes before it reports failure
+# What the workshop's reader applies in prerequisites 1-2: `up --pre-workshop` leaves them out.
+WORKSHOP_PREREQUISITES = {("IPPool", "loadbalancer-ip-pool"), ("BGPConfiguration", "default"),
+                          ("BGPPeer", "my-global-peer")}
 
 
 class AlreadyUp(LabError):
@@ -65,18 +68,25 @@ class UpReport:
 
 def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
        bastion_bird: str = "1", progress: Progress = lambda _: None,
-       manifests: list[Path] | None = None, demo: bool = True, timers: str = "fast") -> UpReport:
+       manifests: list[Path] | None = None, demo: bool = True, timers: str = "fast",
+       pre_workshop: bool = False) -> UpReport:
+    """`pre_workshop`: stop where the workshop's reader starts (no demo, no filter push, and without
+    the workshop's LoadBalancer IPPool, BGPConfiguration and BGPPeer, so no bastion session yet)."""
     with changing():
-        return _up(path, name, engine_name, bastion_bird, progress, manifests, demo, timers)
+        return _up(path, name, engine_name, bastion_bird, progress, manifests, demo and not pre_workshop,
+                   timers, pre_workshop)
 
 
 def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bird: str, progress: Progress,
-        manifests: list[Path] | None, demo: bool, timers: str = "fast") -> UpReport:
+        manifests: list[Path] | None, demo: bool, timers: str = "fast", pre_workshop: bool = False) -> UpReport:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     topo = load_topology(path, name)
+    docs = cluster.base_documents(manifests)
+    if pre_workshop:
+        docs = [d for d in docs if (cluster.key(d)[0], cluster.key(d)[2]) not in WORKSHOP_PREREQUISITES]
     # Everything is validated, and the engine's prerequisites checked, before anything is created.
-    plan = cluster.plan(topo, [], cluster.base_documents(manifests))
+    plan = cluster.plan(topo, [], docs)
     lab_name = topo.name
     state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird, bgp_timers=timers)
     engine = get_engine(engine_name, topo, state)
@@ -97,6 +107,8 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
 
             teardown(lab_name, None)
     phases["validate"] = time.perf_counter() - t0
+    for note in topo.notes if engine_name == "netns" else ():
+        progress(note)
     state.save()
     lab = Lab(topo, state, engine, plan)
     try:
@@ -128,7 +140,10 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
                 for line in lab.apply(read_documents(manifests)).lines():
                     step(line)
             checkpoint()
-            _establish_and_push(lab, report, step)
+            if pre_workshop:
+                _await_speakers(lab, report, step)
+            else:
+                _establish_and_push(lab, report, step)
             checkpoint()
             state.phase = "up"
             state.save()
@@ -171,6 +186,19 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
 
     report.results = verification.verify(lab, wait=2.0)
     report.phases["verify"] = time.perf_counter() - t
+
+
+def _await_speakers(lab: Lab, report: UpReport, progress: Progress) -> None:
+    """Before the workshop: every node's BIRD answers with its node-to-node mesh Established, and the
+    bastion has no session (nothing peers with it until prerequisite 2's BGPPeer)."""
+    t = time.perf_counter()
+    topo = lab.topo
+    wanted = [checks.mesh_check(topo, n.name) for n in topo.k8s_nodes]
+    wanted += [checks.session_absent_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
+    report.results = checks.run(lab.engine, wanted, wait=ESTABLISH_WAIT)
+    report.phases["node speakers up"] = time.perf_counter() - t
+    progress("before the workshop: node speakers meshed; no BGPPeer, so no bastion session; the bastion on "
+             "its old import filter; no GatewayAPI, no demo objects")
 
 
 def _filtered_check(topo: topology.Topology, prefix: IPv4Network) -> checks.Check:

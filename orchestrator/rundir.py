@@ -6,8 +6,18 @@ moves the root) and each file in it. Nothing else spells a file name of the run 
     <lab>/cluster.json      the controllers' allocations and statuses
     <lab>/certs/            the workshop's CA and the echo server's certificate
     <lab>/scratch/          the route-policy test's throwaway routers
-    <lab>/<node>/           a router: its BIRD config (bird.conf on the bastion, bird.cfg on a node),
-                            control socket bird.ctl, log bird.log, output bird.out, kube-proxy.nft
+    <lab>/<node>/           a router: its BIRD config (bird.cfg on a node; the bastion's bird.conf
+                            here only on the containerlab engine), control socket bird.ctl, log
+                            bird.log, output bird.out, kube-proxy.nft
+    <lab>/kubeconfig        the lab's kubeconfig (for the real kubectl); <lab>/kube-cache/ its cache
+
+Outside the run directory, on the netns engine, one directory per namespace that needs files of its
+own: /etc/netns/gwlab-<lab>.<node>/ (`ip netns exec` bind-mounts each entry over /etc/<entry>). The
+bastion's BIRD reads /etc/netns/gwlab-<lab>.<bastion>/bird/bird.conf, so that inside its namespace
+(`gwlab shell`) /etc/bird/bird.conf is its live config, and `sed -i` on it edits what BIRD reads.
+The nodes' calico configs stay in the run directory: /etc/netns/<ns>/calico/ would be bind-mounted
+over an /etc/calico the host does not have, and `ip netns exec` would warn at every command; a node's
+/etc/netns/<ns>/bird/bird.conf only says where its config is, so that no shell reads the host's.
     <lab>/pods/<hash>/      a pod: volumes/, container.log, haproxy.cfg and its stats socket
 """
 
@@ -23,16 +33,38 @@ from typing import Protocol
 from orchestrator.errors import LabError
 
 RUN_ROOT = Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab"))
+NETNS_ETC = Path("/etc/netns")  # `ip netns exec` reads per-namespace /etc entries here
+NS_PREFIX = "gwlab-"
 
 # A lab's name becomes part of paths and namespace names: nothing else is ever accepted.
 LAB_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
 
 
 def check_lab_name(lab: str) -> str:
-    if not LAB_NAME.match(lab):
-        raise LabError(f"{lab!r} is not a lab name: use 1-24 lowercase letters, digits and '-', "
+    if not isinstance(lab, str) or not LAB_NAME.match(lab):
+        empty = " (an empty --lab or GWLAB_LAB: give a name, or leave it out for the default lab)" \
+            if lab == "" else ""
+        raise LabError(f"{lab!r} is not a lab name{empty}: use 1-24 lowercase letters, digits and '-', "
                        "starting and ending with a letter or digit")
     return lab
+
+
+def ns_name(lab: str, node: str) -> str:
+    return f"{NS_PREFIX}{lab}.{node}"
+
+
+def lab_of_ns(name: str) -> str | None:
+    if not name.startswith(NS_PREFIX) or "." not in name:
+        return None
+    return name[len(NS_PREFIX):].split(".", 1)[0]
+
+
+def netns_etc_dirs(lab: str | None = None) -> list[Path]:
+    """/etc/netns entries of gwlab's namespaces (of one lab, or of every lab), found by name."""
+    if not NETNS_ETC.is_dir():
+        return []
+    return sorted(p for p in NETNS_ETC.iterdir()
+                  if (found := lab_of_ns(p.name)) is not None and (lab is None or found == lab))
 
 
 def run_dir(lab: str) -> Path:
@@ -46,9 +78,14 @@ class NodeFiles:
 
     dir: Path
     is_bastion: bool
+    etc: Path | None = None  # /etc/netns/<ns>/ on the netns engine: what `ip netns exec` shows as /etc
 
     @property
     def bird_config(self) -> Path:
+        """The file the router's BIRD reads: on the netns engine the bastion's is its namespace's
+        /etc/bird/bird.conf (by its /etc/netns path), as on the workshop's bastion."""
+        if self.is_bastion and self.etc is not None:
+            return self.etc / "bird" / "bird.conf"
         return self.dir / ("bird.conf" if self.is_bastion else "bird.cfg")
 
     @property
@@ -112,10 +149,11 @@ class _Lab(Protocol):
 class RunDir:
     lab: str
     bastion: str = "bastion"  # the topology's bastion node (its BIRD config is bird.conf)
+    netns: bool = True  # the netns engine: the bastion's config lives under /etc/netns (see above)
 
     @classmethod
-    def of(cls, topo: _Lab) -> RunDir:
-        return cls(topo.name, topo.bastion.name)
+    def of(cls, topo: _Lab, engine: str = "netns") -> RunDir:
+        return cls(topo.name, topo.bastion.name, engine == "netns")
 
     @property
     def root(self) -> Path:
@@ -150,8 +188,20 @@ class RunDir:
         """What the lab's supervisor did: one line per BIRD it found dead and started again."""
         return self.root / "supervisor.log"
 
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def kube_cache(self) -> Path:
+        return self.root / "kube-cache"
+
+    def etc(self, node: str) -> Path:
+        """/etc/netns/<ns>/ of a node's namespace."""
+        return NETNS_ETC / ns_name(self.lab, node)
+
     def node(self, name: str) -> NodeFiles:
-        return NodeFiles(self.root / name, name == self.bastion)
+        return NodeFiles(self.root / name, name == self.bastion, self.etc(name) if self.netns else None)
 
     def pod(self, key: str) -> PodFiles:
         """A pod's directory, by its namespace/name. Short: a UNIX socket path (HAProxy's stats

@@ -23,18 +23,7 @@ from orchestrator.fsutil import atomic_write, private_dir
 # Where labs live: named in orchestrator.rundir, re-exported here where most callers look for them.
 from orchestrator.rundir import LAB_NAME as LAB_NAME, RUN_ROOT as RUN_ROOT, RunDir
 from orchestrator.rundir import check_lab_name as check_lab_name, run_dir as run_dir
-
-NS_PREFIX = "gwlab-"
-
-
-def ns_name(lab: str, node: str) -> str:
-    return f"{NS_PREFIX}{lab}.{node}"
-
-
-def lab_of_ns(name: str) -> str | None:
-    if not name.startswith(NS_PREFIX) or "." not in name:
-        return None
-    return name[len(NS_PREFIX):].split(".", 1)[0]
+from orchestrator.rundir import NS_PREFIX as NS_PREFIX, lab_of_ns as lab_of_ns, ns_name as ns_name
 
 
 _lock_depth = 0

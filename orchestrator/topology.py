@@ -53,6 +53,7 @@ class Topology:
     asn: int
     bastion: LabNode
     k8s_nodes: tuple[LabNode, ...]
+    notes: tuple[str, ...] = ()  # what the user should know but that stops nothing (shown by `up`)
 
     @property
     def segment(self) -> IPv4Network:
@@ -75,7 +76,7 @@ class Topology:
         if problems:
             raise ValidationFailed(problems)
         return Topology(name, self.path, self.cluster, self.kind_config, self.bridge, self.asn,
-                        self.bastion, self.k8s_nodes)
+                        self.bastion, self.k8s_nodes, self.notes)
 
 
 def _check_lab_name(name: object, file: str, fieldname: str) -> list[Problem]:
@@ -98,14 +99,59 @@ def load_named(path: Path | str | None, name: str | None) -> Topology:
     return topo.with_name(name) if name else topo
 
 
-def load(path: Path | str) -> Topology:
-    path = Path(path)
-    file = str(path)
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that records a key given twice in one mapping (YAML would silently keep
+    the last one: a second `calico-worker:` would replace the first node)."""
+
+    duplicates: list[tuple[int, int, str]]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key: the constructor below reports it
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                self.duplicates.append((line, seen[key], str(key)))
+            else:
+                seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _text(path: Path, file: str) -> str:
     try:
-        raw = yaml.safe_load(path.read_text())
+        data = path.read_bytes()
     except OSError as exc:
         raise ValidationFailed([Problem(file, "(file)", f"cannot read it: {exc.strerror}",
                                         "give the path of a topology.clab.yml with -t")]) from exc
+    bad = data.find(b"\0")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start if bad < 0 else min(bad, exc.start)
+    if bad >= 0:
+        line = data.count(b"\n", 0, bad) + 1
+        raise ValidationFailed([Problem(file, f"line {line}", f"not a text file (byte 0x{data[bad]:02x} at offset "
+                                        f"{bad})", "give a topology.clab.yml: YAML text in UTF-8")])
+    return text
+
+
+def load(path: Path | str) -> Topology:
+    path = Path(path)
+    file = str(path)
+    text = _text(path, file)
+    try:
+        loader = _StrictLoader(text)
+        loader.duplicates = []
+        try:
+            raw = loader.get_single_data()
+        finally:
+            loader.dispose()
+        if loader.duplicates:
+            raise ValidationFailed([Problem(file, f"line {line}", f"key {key!r} given again (first at line {first})",
+                                            "remove or rename one of them: YAML would keep only the last")
+                                    for line, first, key in loader.duplicates])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
@@ -140,6 +186,7 @@ def parse(raw: Any, path: Path) -> Topology:
     labels: dict[str, dict[str, str]] = {}
     cluster = ""
     kind_config = ""
+    notes: list[str] = []
     for node_name, spec in nodes.items():
         where = f"topology.nodes.{node_name}"
         spec = spec or {}
@@ -164,8 +211,10 @@ def parse(raw: Any, path: Path) -> Topology:
                 problems.append(Problem(file, f"{where}.startup-config", "missing",
                                         "point it at the kind cluster config, lab/kind-cluster.yaml"))
             elif not (path.parent / kind_config).is_file():
-                problems.append(Problem(file, f"{where}.startup-config", f"{kind_config} does not exist",
-                                        "point it at an existing kind cluster config"))
+                # Only the containerlab engine reads it (its preflight refuses it missing).
+                notes.append(f"note: {file}: {where}.startup-config: {kind_config} does not exist next to the "
+                             "topology; the netns engine does not need it (kind's default service range "
+                             "10.96.0.0/16 is used), the containerlab engine does")
 
     bastions = [n for n, k in kinds.items() if k == "linux"]
     bridges = [n for n, k in kinds.items() if k == "bridge"]
@@ -265,7 +314,7 @@ def parse(raw: Any, path: Path) -> Topology:
         raise ValidationFailed(problems)
     k8s = tuple(sorted((lab_nodes[n] for n in ext),
                        key=lambda x: (x.role != "control-plane", int(re.sub(r"\D", "", x.bgp_name)))))
-    return Topology(str(name), path, cluster, kind_config, bridge, asn, lab_nodes[bastions[0]], k8s)
+    return Topology(str(name), path, cluster, kind_config, bridge, asn, lab_nodes[bastions[0]], k8s, tuple(notes))
 
 
 def _common_end(links: list[Any]) -> str:

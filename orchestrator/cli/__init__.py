@@ -10,12 +10,35 @@ from importlib import import_module
 from orchestrator.errors import LabError, ValidationFailed
 
 VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird", "get", "delete", "patch",
-         "scale", "certs", "create", "capture", "trace", "netem", "fault", "failover")
+         "scale", "certs", "create", "capture", "trace", "netem", "fault", "failover", "shell", "graph")
+
+
+def command_name() -> str:
+    """How the user can call this gwlab: `gwlab` when that is what PATH finds, else its full path."""
+    import shutil
+    from pathlib import Path
+
+    mine = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0].endswith("gwlab") else None
+    found = shutil.which("gwlab")
+    if mine is None or (found and Path(found).resolve() == mine):
+        return "gwlab"
+    return str(Path(sys.argv[0]).absolute())
+
+
+def lab_name(value: str) -> str:
+    """--lab's type: an empty name is refused here (it would otherwise mean the default lab)."""
+    from orchestrator.errors import LabError
+    from orchestrator.rundir import check_lab_name
+
+    try:
+        return check_lab_name(value)
+    except LabError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--topo", metavar="FILE", help="topology file (default: the project's topology.clab.yml)")
-    parser.add_argument("--lab", metavar="NAME", default=os.environ.get("GWLAB_LAB"),
+    parser.add_argument("--lab", metavar="NAME", type=lab_name, default=os.environ.get("GWLAB_LAB"),
                         help="lab name (default: the topology's name; env GWLAB_LAB)")
 
 
@@ -35,12 +58,29 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         return int(args.run(args))
+    except BrokenPipeError:
+        # The reader of our output left (`gwlab verify --json | head -1`): nothing more to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("gwlab: output closed early (the command reading it exited); the verb's work is done",
+              file=sys.stderr)
+        return 141
     except ValidationFailed as exc:
         print(f"gwlab: {exc}", file=sys.stderr)
         return 2
     except LabError as exc:
         print(f"gwlab: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"gwlab: error: {exc.strerror or exc}{where} (fix: check that path and that the lab is up: "
+              "`gwlab status`)", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the last resort: one line, never a traceback unless asked for
+        if os.environ.get("GWLAB_DEBUG"):
+            raise
+        print(f"gwlab: internal error: {type(exc).__name__}: {exc} (this is a bug; GWLAB_DEBUG=1 shows "
+              "the traceback)", file=sys.stderr)
+        return 70
     except KeyboardInterrupt:
         print("gwlab: interrupted", file=sys.stderr)
         # Exit at once, as a shell expects after Ctrl-C: what was started is already removed, and an

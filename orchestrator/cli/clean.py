@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from orchestrator.cli import lab_name
+
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("clean", help="remove every lab and leftover of gwlab on this host")
-    p.add_argument("--lab", metavar="NAME", help="only this lab")
+    p.add_argument("--lab", metavar="NAME", type=lab_name, help="only this lab")
     p.add_argument("-v", "--verbose", action="store_true", help="list what was removed")
     p.set_defaults(run=run)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass
 
+from orchestrator.cli import lab_name
+
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("status", help="list the labs on this host")
-    p.add_argument("--lab", metavar="NAME", help="only this lab")
+    p.add_argument("--lab", metavar="NAME", type=lab_name, help="only this lab")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)
 

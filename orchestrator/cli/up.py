@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.cli import common
+from orchestrator.cli import command_name, common
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,6 +26,9 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--timers", default="fast", choices=["fast", "calico"],
                    help="the node speakers' BGP timers: fast (the lab's, the default) or calico (Calico's own: "
                         "connect delay 2, retry 5, error wait 5,30, BIRD's hold 240 / keepalive 80)")
+    p.add_argument("--pre-workshop", action="store_true",
+                   help="with --bgp-only: stop where the workshop's reader starts (cluster and node speakers "
+                        "up; no LoadBalancer IPPool, BGPConfiguration or BGPPeer yet; the bastion's old filter)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
 
@@ -53,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dryrun.render(args.topo, args.lab, args.bastion_bird, [Path(f) for f in args.filename],
                                        demo_steps=not args.bgp_only))
         return 0
+    if args.pre_workshop and not args.bgp_only:
+        from orchestrator.errors import LabError
+
+        raise LabError("--pre-workshop stands the lab before the workshop's prerequisites: use it with "
+                       "--bgp-only (gwlab up --bgp-only --pre-workshop)")
     start = time.perf_counter()
 
     def progress(line: str) -> None:
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = runbook.up(args.topo, args.lab, args.engine, bastion_bird=args.bastion_bird, progress=progress,
                     manifests=[Path(f) for f in args.filename], demo=not args.bgp_only,
-                        timers=args.timers)
+                        timers=args.timers, pre_workshop=args.pre_workshop)
     ok = bool(result.results) and all(r.ok for r in result.results)
     if args.json:
         report.print_json({"lab": result.lab, "ok": ok, "phases": result.phases,
@@ -71,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     print(report.results_table(result.results))
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.phases.items())
     print(f"\nlab {result.lab} is up ({phases})." if ok else f"\nlab {result.lab} is up but checks fail.")
-    print("Try: gwlab birdc bastion show protocols | gwlab birdc bastion show route | gwlab verify | gwlab down")
+    g = command_name()
+    if args.pre_workshop:
+        print(f"Next: {g} shell --lab {result.lab}, then the workshop's prerequisites as written")
+    print(f"Try: {g} shell | {g} birdc bastion show protocols | {g} graph --live | {g} verify | {g} down")
     sys.stdout.flush()
     return 0 if ok else 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from orchestrator import PROJECT_ROOT, topology_gen
 from orchestrator.engines.netns import namespaces as netns
+from orchestrator.rundir import netns_etc_dirs
 from orchestrator.state import lab_of_ns, run_dir
 
 TOPO = PROJECT_ROOT / "topology.clab.yml"
@@ -27,6 +28,7 @@ def leftovers(lab: str) -> list[str]:
     found = [f"namespace {n}" for n in netns.list_names() if lab_of_ns(n) == lab]
     if run_dir(lab).exists():
         found.append(f"directory {run_dir(lab)}")
+    found += [f"directory {d}" for d in netns_etc_dirs(lab)]
     marker = f"/gwlab/{lab}/"
     for pid in os.listdir("/proc"):
         if not pid.isdigit():

@@ -21,7 +21,8 @@ from orchestrator.engines.netns import namespaces as netns
 from orchestrator.bird import parse
 from orchestrator.bird.binaries import bird_binaries
 from orchestrator.errors import LabError
-from orchestrator.state import LabState, run_dir
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState, lab_of_ns, run_dir
 
 from .helpers import gwlab
 
@@ -49,7 +50,7 @@ def bastion(lab_name: str, dialect: str) -> Iterator[Path]:
     assert bgp and all(c["ok"] for c in bgp), out
     # up pushed its own filter through the same path: parse, configure check/timeout, checks, confirm.
     assert [s.split(":")[0] for s in out["push"]] == ["configure check", "configure timeout 30", "configure confirm"]
-    yield run_dir(lab_name) / "bastion" / "bird.conf"
+    yield RunDir(lab_name).node("bastion").bird_config
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def push(lab_name: str, path: Path | str, *extra: str) -> tuple[int, dict[str, A
 
 
 def no_scratch_left(lab_name: str) -> None:
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    # this lab's only: other labs (other test runs on this host) may be validating at the same time
+    assert not [n for n in netns.list_names() if ".scratch-" in n and lab_of_ns(n) == lab_name]
     assert not (run_dir(lab_name) / "scratch").exists() or not any((run_dir(lab_name) / "scratch").iterdir())
 
 
@@ -283,7 +285,8 @@ def test_validate_outside_any_lab_with_routes(dialect: str, tmp_path: Path) -> N
     conf.write_text(conf.read_text().replace(LB_LINE, "    accept;\n"))
     out = gwlab("bird", "validate", "--no-lab", "--bird", dialect, str(conf), "--routes", str(routes), check=False)
     assert out.returncode == 3 and "192.0.2.0/24 (advertised by control1)" in out.stdout
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    # this lab's only: other labs (other test runs on this host) may be validating at the same time
+    assert not [n for n in netns.list_names() if ".scratch-" in n and lab_of_ns(n) == lab_name]
     assert not log.exists()
 
 

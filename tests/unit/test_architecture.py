@@ -24,7 +24,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("orchestrator.engines",),
     ("orchestrator.lab", "orchestrator.checks"),
     ("orchestrator.bastion", "orchestrator.demo", "orchestrator.verification", "orchestrator.capture",
-     "orchestrator.faults"),
+     "orchestrator.faults", "orchestrator.shell", "orchestrator.graph"),
     ("orchestrator.runbook",),
     ("orchestrator.cli", "orchestrator.__main__"),
 ]

@@ -139,7 +139,8 @@ def _checks(topo: Topology, names: ClabNames, lb: list[IPv4Network], with_demo: 
     ip = f"docker exec {names.bastion_container} ip -j route show exact PREFIX table main"
     lines = ["Checks (orchestrator/checks.py bgp_checks and orchestrator/demo.py passthrough_checks; "
              "`gwlab verify` runs the same):"]
-    for c in bgp_checks(topo, lb, {}, Facts()):
+    # up records what it saw filtered before its push, so its plan lists that check too
+    for c in bgp_checks(topo, lb, {}, Facts(filtered_before_push={str(p): [] for p in lb})):
         lines.append(f"   {c.name}: {c.expect}  ({c.where})")
     lines.append("   pod block of each node: via that node  (bastion: show route all; the blocks Calico's IPAM "
                  "affined, from `kubectl get blockaffinities.crd.projectcalico.org`)")

@@ -71,11 +71,11 @@ def names_for(topo: Topology) -> ClabNames:
     nodes = (raw.get("topology") or {}).get("nodes") or {}
     bastion_spec = nodes.get(topo.bastion.name) or {}
     kind_spec = nodes.get(topo.cluster) or {}
-    files = RunDir.of(topo)
+    files = RunDir.of(topo, "clab")
     run = files.root
     prefix = raw.get("prefix")
     return ClabNames(
-        lab=topo.name, run=run, topology=run / "topology.clab.yml", kubeconfig=run / "kubeconfig",
+        lab=topo.name, run=run, topology=run / "topology.clab.yml", kubeconfig=files.kubeconfig,
         bastion=topo.bastion.name,
         bastion_container=container_name(None if prefix is None else str(prefix), topo.name, topo.bastion.name),
         bastion_image=str(bastion_spec.get("image") or BASTION_IMAGE),

@@ -168,6 +168,11 @@ def agreement_problems(config: OperatorConfig, topo: Topology, pools: list[IPPoo
                                f"{op.cidr} blockSize {op.block_size}, but the workshop's pool is {mine.cidr} "
                                f"blockSize {mine.block_size}", "make them the same"))
     kind_file = topo.path.parent / topo.kind_config
+    if not kind_file.is_file():
+        out.append(Problem(str(topo.path), f"topology.nodes.{topo.cluster}.startup-config",
+                           f"{kind_file} does not exist: the containerlab engine creates the kind cluster from it",
+                           "copy lab/kind-cluster.yaml next to the topology, or point startup-config at it"))
+        return out
     kind = yaml.safe_load(kind_file.read_text()) or {}
     subnet = str((kind.get("networking") or {}).get("podSubnet", ""))
     if inst.pools and subnet != str(inst.pools[0].cidr):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 from orchestrator.engines.netns import namespaces, procs
+from orchestrator.rundir import netns_etc_dirs
 from orchestrator.state import LAB_NAME, RUN_ROOT, LabState, changing, lab_of_ns, run_dir
 
 
@@ -32,9 +33,11 @@ def _teardown(lab: str, state: LabState | None) -> list[str]:
     for n in names:
         if namespaces.remove(n):
             removed.append(f"namespace {n}")
-    if d.exists():
-        shutil.rmtree(d, ignore_errors=True)
-        removed.append(f"directory {d}")
+    # /etc/netns/gwlab-<lab>.*: found by name, after the namespaces (nothing reads them any more)
+    for etc in netns_etc_dirs(lab) + [d]:
+        if etc.exists():
+            shutil.rmtree(etc, ignore_errors=True)
+            removed.append(f"directory {etc}")
     return removed
 
 
@@ -42,4 +45,5 @@ def labs_on_host() -> list[str]:
     """Labs with a run directory or a namespace of ours, running or left over."""
     labs = {p.name for p in RUN_ROOT.iterdir() if p.is_dir()} if RUN_ROOT.is_dir() else set()
     labs |= {lab for n in namespaces.list_names() if (lab := lab_of_ns(n))}
+    labs |= {lab for p in netns_etc_dirs() if (lab := lab_of_ns(p.name))}
     return sorted(lab for lab in labs if LAB_NAME.match(lab))
