@@ -53,7 +53,7 @@ class Lab:
 
     def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:
         """Validate the change whole, store it, then let the speakers and controllers catch up."""
-        with changing():
+        with changing(self.topo.name):
             store = cluster.Store(self.topo.name)
             plan = cluster.plan(self.topo, store.load(), docs, deleted or [])
             store.save(plan.docs)
@@ -137,7 +137,7 @@ class UpReport:
 def up(path: Path | str | None = None, name: str | None = None, engine_name: str = "netns",
        bastion_bird: str = "1", progress: Progress = lambda _: None,
        manifests: list[Path] | None = None, demo: bool = True) -> UpReport:
-    with changing():
+    with changing(name or load_topology(path, None).name):
         return _up(path, name, engine_name, bastion_bird, progress, manifests, demo)
 
 

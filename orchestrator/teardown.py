@@ -14,7 +14,7 @@ from orchestrator.state import LabState, changing, lab_of_ns, run_dir
 def teardown(lab: str, state: LabState | None) -> list[str]:
     """Stop the lab's processes (recorded ones by PID, then any still inside its namespaces),
     remove its namespaces and its run directory. Works with no state file at all."""
-    with changing():
+    with changing(lab):
         return _teardown(lab, state)
 
 
