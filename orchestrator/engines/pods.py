@@ -259,6 +259,16 @@ class PodPlane:
         ns = ns_name(self.lab, f"pod-{name}")
         for pid in netns.pids_in([ns]):
             procs.kill_pids([pid])
+        if netns.exists(ns):
+            # The veth first, at once: a namespace is dismantled in the background, its devices with it,
+            # and a pod made again under the same name would find the node's end still there.
+            with netns.inside(ns):
+                ipr = IPRoute()
+            try:
+                for index in ipr.link_lookup(ifname="eth0"):
+                    ipr.link("del", index=index)
+            finally:
+                ipr.close()
         netns.remove(ns)
         if ns in self.engine.state.namespaces:
             self.engine.state.namespaces.remove(ns)
