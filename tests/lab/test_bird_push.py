@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
@@ -16,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from orchestrator import lab, netns
+from orchestrator import PROJECT_ROOT, lab, netns
 from orchestrator.bastion import _bgp_connections
 from orchestrator.bird import parse
 from orchestrator.bird.binaries import bird_binaries
 from orchestrator.errors import LabError
-from orchestrator.state import LabState, run_dir
+from orchestrator.state import LabState, lab_of_ns, run_dir
 
 from .helpers import gwlab
 
@@ -105,7 +106,8 @@ def push(lab_name: str, path: Path | str, *extra: str) -> tuple[int, dict[str, A
 
 
 def no_scratch_left(lab_name: str) -> None:
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    """Nothing of the route-policy test's scratch routers is left (other labs may be testing theirs)."""
+    assert not [n for n in netns.list_names() if ".scratch-" in n and lab_of_ns(n) == lab_name]
     assert not (run_dir(lab_name) / "scratch").exists() or not any((run_dir(lab_name) / "scratch").iterdir())
 
 
@@ -260,6 +262,15 @@ def test_filter_as_data(lab_name: str, dialect: str, bastion: Path, tmp_path: Pa
     assert out.returncode == 1 and "pushed by hand" in out.stderr
 
 
+def validate_without_lab(*args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`gwlab bird validate --no-lab ARGS`, and the lab name its scratch namespaces took: validate<pid>
+    (other tests may be validating at the same time)."""
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "bird", "validate", "--no-lab", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), f"validate{proc.pid}"
+
+
 def test_validate_outside_any_lab_with_routes(dialect: str, tmp_path: Path) -> None:
     from orchestrator.bird.config import bastion_config
 
@@ -269,8 +280,8 @@ def test_validate_outside_any_lab_with_routes(dialect: str, tmp_path: Path) -> N
     conf.write_text(bastion_config(topo, str(log), dialect, (IPv4Network("10.50.0.0/24"), IPv4Network(LB))).render())
     routes = tmp_path / "routes.txt"
     routes.write_text(f"{LB}\n10.50.0.16/28 worker1\n192.0.2.0/24 control1\n")
-    out = gwlab("bird", "validate", "--no-lab", "--bird", dialect, str(conf), "--routes", str(routes), "--json",
-                check=False)
+    out, scratch_lab = validate_without_lab("--bird", dialect, str(conf), "--routes", str(routes), "--json")
+    assert not [n for n in netns.list_names() if lab_of_ns(n) == scratch_lab]
     assert out.returncode == 0, out.stdout + out.stderr
     rep = json.loads(out.stdout)
     rows = {r["prefix"]: r for r in rep["routes"]}
@@ -279,9 +290,9 @@ def test_validate_outside_any_lab_with_routes(dialect: str, tmp_path: Path) -> N
     assert rows["192.0.2.0/24"]["accepted_after"] == [] and not rows["192.0.2.0/24"]["leak"]
     assert not log.exists()  # the scratch BIRD logged into its scratch directory
     conf.write_text(conf.read_text().replace(LB_LINE, "    accept;\n"))
-    out = gwlab("bird", "validate", "--no-lab", "--bird", dialect, str(conf), "--routes", str(routes), check=False)
+    out, scratch_lab = validate_without_lab("--bird", dialect, str(conf), "--routes", str(routes))
     assert out.returncode == 3 and "192.0.2.0/24 (advertised by control1)" in out.stdout
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    assert not [n for n in netns.list_names() if lab_of_ns(n) == scratch_lab]
     assert not log.exists()
 
 
