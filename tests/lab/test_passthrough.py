@@ -3,6 +3,7 @@ doing SNI passthrough, real curl from the bastion across the BGP-learned route."
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -30,11 +31,17 @@ def gateway_ip(lab: str) -> str:
                  "jsonpath={.status.addresses[0].value}").stdout.strip()
 
 
-def curl(lab: str, host: str = HOST, *extra: str, url: str = "") -> subprocess.CompletedProcess[str]:
-    """The workshop's command, run in the bastion with the CA from `gwlab certs`."""
-    ca = Path(gwlab("certs", "--lab", lab).stdout.strip().splitlines()[-1]) / "example.com.crt"
+@functools.cache
+def ca_file(lab: str) -> Path:
+    """The lab's CA, from `gwlab certs` (made once with the lab)."""
+    return Path(gwlab("certs", "--lab", lab).stdout.strip().splitlines()[-1]) / "example.com.crt"
+
+
+def curl(lab: str, host: str = HOST, *extra: str, url: str = "", gw: str = "") -> subprocess.CompletedProcess[str]:
+    """The workshop's command, run in the bastion with the CA from `gwlab certs`, to the Gateway's
+    address (`gw`, or as `gwlab get gateway` shows it now)."""
     return gwlab("exec", "--lab", lab, "bastion", "--", "curl", "-sS", "-v", "--max-time", "5", f"-HHost:{host}",
-                 "--resolve", f"{host}:6443:{gateway_ip(lab)}", "--cacert", str(ca), *extra,
+                 "--resolve", f"{host}:6443:{gw or gateway_ip(lab)}", "--cacert", str(ca_file(lab)), *extra,
                  url or f"https://{host}:6443/get", check=False)
 
 
@@ -146,9 +153,10 @@ def test_scale_delete_and_reapply(lab_name: str) -> None:
     gwlab("scale", "--lab", lab_name, "deployment", "passthrough-echoserver", "--replicas", "3")
     pods = echo_pods(lab_name)
     assert len(pods) == 3
+    gw = gateway_ip(lab_name)
     seen = set()
     for _ in range(12):
-        r = curl(lab_name)
+        r = curl(lab_name, gw=gw)
         assert r.returncode == 0, r.stderr
         seen.add(json.loads(r.stdout)["pod"])
     assert seen == pods
