@@ -19,7 +19,7 @@ deps: $(VENV)/.installed $(BIRD2_PREFIX)/usr/sbin/bird
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends $$missing; \
 	fi
 	@mkdir -p .deps && touch $@
 
@@ -58,15 +58,19 @@ clean:
 status verify: deps
 	$(GWLAB) $@
 
-## test: unit tests, then lab tests (real namespaces, real daemons; needs root)
+## test: unit and lab tests (real namespaces, real daemons; needs root), TEST_JOBS at a time: lab
+## tests mostly wait (on BIRD's timers), each in a lab of its own name, so they run side by side
+TEST_JOBS ?= 4
+PYTEST := $(VENV)/bin/python -m pytest -q -n $(TEST_JOBS)
+
 test: deps
-	$(VENV)/bin/python -m pytest -q tests
+	$(PYTEST) tests
 
 test-unit: deps
-	$(VENV)/bin/python -m pytest -q tests/unit
+	$(PYTEST) tests/unit
 
 test-lab: deps
-	$(VENV)/bin/python -m pytest -q -m lab tests
+	$(PYTEST) -m lab tests
 
 typecheck: deps
 	$(VENV)/bin/mypy

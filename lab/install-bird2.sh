@@ -28,13 +28,36 @@ trap 'rm -rf "$tmp"' EXIT
 # The runtime libraries bird2 links against (apt-cache depends bird2), without bird2 itself.
 libs=(libreadline8 libssh-gcrypt-4 libtinfo6)
 
+# apt-get, waiting while another apt on the machine holds its locks (at most 30 tries, 5 s apart).
+apt_get() {
+    local try err
+    for try in $(seq 30); do
+        if err=$(apt-get -o DPkg::Lock::Timeout=60 "$@" 2>&1 >/dev/null); then
+            return 0
+        fi
+        if ! grep -qiE 'could not get lock|unable to lock|unable to acquire' <<<"$err" || ((try == 30)); then
+            echo "$err" >&2
+            return 1
+        fi
+        echo "install-bird2.sh: another apt holds its lock; trying again in 5 s" >&2
+        sleep 5
+    done
+}
+
 if ! (cd "$tmp" && apt-get download bird2 >/dev/null 2>&1); then
-    apt-get update -qq
-    (cd "$tmp" && apt-get download bird2)
+    apt_get update -qq
+    (cd "$tmp" && apt_get download bird2)
 fi
-if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >/dev/null
+missing=()
+for lib in "${libs[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$lib" 2>/dev/null | grep -q '^install ok installed' || missing+=("$lib")
+done
+if ((${#missing[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt_get install -y -qq --no-install-recommends "${missing[@]}"; then
+        apt_get update -qq
+        apt_get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
 fi
 
 mkdir -p "$prefix"

@@ -60,7 +60,7 @@ class Lab:
 
     def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:
         """Validate the change whole, store it, then let the speakers and controllers catch up."""
-        with changing():
+        with changing(self.topo.name):
             store = cluster.Store(self.topo.name)
             # The store, not the kept plan, is the base: another command may have changed it since.
             plan = cluster.plan(self.topo, store.load(), docs, deleted or [])

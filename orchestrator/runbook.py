@@ -72,7 +72,7 @@ def up(path: Path | str | None = None, name: str | None = None, engine_name: str
        pre_workshop: bool = False) -> UpReport:
     """`pre_workshop`: stop where the workshop's reader starts (no demo, no filter push, and without
     the workshop's LoadBalancer IPPool, BGPConfiguration and BGPPeer, so no bastion session yet)."""
-    with changing():
+    with changing(name or load_topology(path, None).name):
         return _up(path, name, engine_name, bastion_bird, progress, manifests, demo and not pre_workshop,
                    timers, pre_workshop)
 

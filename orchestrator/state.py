@@ -26,39 +26,114 @@ from orchestrator.rundir import check_lab_name as check_lab_name, run_dir as run
 from orchestrator.rundir import NS_PREFIX as NS_PREFIX, lab_of_ns as lab_of_ns, ns_name as ns_name
 
 
-_lock_depth = 0
-_lock_fd = -1
+@dataclass
+class _Held:
+    """The locks this process holds, shared by nested `changing()` calls."""
+
+    root_fd: int = -1
+    exclusive: bool = False  # the run root exclusively: every lab is ours
+    depth: int = 0
+    labs: dict[str, tuple[int, int]] = field(default_factory=dict)  # lab -> (fd of its lock, depth)
+
+
+_held = _Held()
+_WAIT_SLICE = 0.05
+
+
+def _lab_lock(lab: str) -> Path:
+    """Beside the lab's directory, not in it: `up` and `down` remove that directory while they hold
+    the lock. The leading dot keeps it from being taken for a lab."""
+    return RUN_ROOT / f".{lab}.lock"
+
+
+def _flock(fd: int, how: int, deadline: float, wait: float) -> None:
+    while True:
+        try:
+            fcntl.flock(fd, how | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LabError(f"another gwlab command has been changing a lab on this host for {wait:.0f} s; "
+                               "try again when it is done") from None
+            time.sleep(_WAIT_SLICE)
+
+
+def _lock_lab(lab: str, deadline: float, wait: float) -> int:
+    path = _lab_lock(lab)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _flock(fd, fcntl.LOCK_EX, deadline, wait)
+            mine = os.fstat(fd)
+            try:
+                now = os.stat(path)
+            except FileNotFoundError:
+                now = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)  # the holder before us removed the file as it let go: lock the one there now
+
+
+def _unlock_lab(lab: str, fd: int) -> None:
+    try:
+        os.unlink(_lab_lock(lab))  # removed while still held: a waiter on it sees that and retries
+    except FileNotFoundError:
+        pass
+    os.close(fd)
 
 
 @contextmanager
-def changing(wait: float = 120.0) -> Iterator[None]:
-    """One gwlab command changes labs on this host at a time (`up`, `apply` and what calls it,
-    `down`, `clean`): two at once would overwrite each other's state. The lock is an flock on
-    the run root itself, so it leaves no file behind; nested uses in one process share it."""
-    global _lock_depth, _lock_fd
-    if _lock_depth == 0:
+def changing(lab: str | None = None, wait: float = 120.0) -> Iterator[None]:
+    """One gwlab command changes a lab at a time (`up`, `apply` and what calls it, `down`): two at
+    once would overwrite each other's state. Different labs change side by side; `changing()` with
+    no lab (`clean` of every lab) excludes all of them. The run root carries an flock, shared by
+    changes of one lab and exclusive for changes of every lab; a lab's own flock is on a file
+    beside its directory that the holder removes as it lets go, so nothing is left behind.
+    Nested uses in one process share what is held."""
+    if lab is not None:
+        check_lab_name(lab)
+    held = _held
+    if held.depth and lab is None and not held.exclusive:
+        raise RuntimeError("a change of every lab cannot start inside a change of one lab")
+    deadline = time.monotonic() + wait
+    root_taken = lab_taken = False
+    if held.depth == 0:
         RUN_ROOT.mkdir(parents=True, exist_ok=True)
-        fd = os.open(RUN_ROOT, os.O_RDONLY)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise LabError(f"another gwlab command has been changing a lab on this host for {wait:.0f} s; "
-                                   "try again when it is done") from None
-                time.sleep(0.05)
-        _lock_fd = fd
-    _lock_depth += 1
+        fd = os.open(RUN_ROOT, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _flock(fd, fcntl.LOCK_SH if lab is not None else fcntl.LOCK_EX, deadline, wait)
+        except BaseException:
+            os.close(fd)
+            raise
+        held.root_fd, held.exclusive, root_taken = fd, lab is None, True
+        if held.exclusive:  # no other change runs: lock files a killed command left are stale
+            for stale in RUN_ROOT.glob(".*.lock"):
+                stale.unlink(missing_ok=True)
+    held.depth += 1
     try:
+        if lab is not None and not held.exclusive:
+            if lab in held.labs:
+                fd, n = held.labs[lab]
+                held.labs[lab] = (fd, n + 1)
+            else:
+                held.labs[lab] = (_lock_lab(lab, deadline, wait), 1)
+            lab_taken = True
         yield
     finally:
-        _lock_depth -= 1
-        if _lock_depth == 0:
-            os.close(_lock_fd)  # closing the descriptor releases the flock
-            _lock_fd = -1
+        if lab_taken and lab is not None:
+            fd, n = held.labs[lab]
+            if n == 1:
+                del held.labs[lab]
+                _unlock_lab(lab, fd)
+            else:
+                held.labs[lab] = (fd, n - 1)
+        held.depth -= 1
+        if root_taken:
+            os.close(held.root_fd)  # closing the descriptor releases the flock
+            held.root_fd, held.exclusive = -1, False
 
 
 @dataclass(frozen=True)

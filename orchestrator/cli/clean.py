@@ -16,6 +16,16 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from orchestrator.state import changing
+
+    # Every lab: no command may change one meanwhile. One lab: teardown takes that lab's lock.
+    with nullcontext() if args.lab else changing():
+        return _clean(args)
+
+
+def _clean(args: argparse.Namespace) -> int:
     from orchestrator.engines.clab import leftovers
     from orchestrator.errors import LabError
     from orchestrator.engines.netns.teardown import teardown

@@ -154,6 +154,12 @@ def _quiet_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> 
     error = context.get("exception")
     if isinstance(error, (ssl.SSLError, ConnectionError, TimeoutError, EOFError)):
         return
+    # CPython 3.11's socket transport: when its buffer drains while closing, it resumes the protocol
+    # (TLS, which writes at once; a client that hung up fails that send and schedules the teardown),
+    # then tears the connection down itself as well: the scheduled teardown finds nothing left. The
+    # same double teardown as python/cpython#156512.
+    if isinstance(error, AttributeError) and "._call_connection_lost(" in str(context.get("message", "")):
+        return
     loop.default_exception_handler(context)
 
 

@@ -95,7 +95,7 @@ def _roles(lab: Lab, target: str) -> list[str]:
 
 
 def _save(lab: Lab, record: FaultRecord | None, drop: list[FaultRecord] | None = None) -> None:
-    with changing():
+    with changing(lab.topo.name):
         from orchestrator.state import LabState
 
         fresh = LabState.load(lab.topo.name)  # the supervisor may have recorded a new BIRD meanwhile
@@ -170,7 +170,7 @@ def undo(lab: Lab, record: FaultRecord) -> list[str]:
 def _restart_bird(lab: Lab, node: str) -> None:
     from orchestrator.faults.supervisor import start_bird
 
-    with changing():
+    with changing(lab.topo.name):
         start_bird(lab.state, lab.topo.node(node).name, graceful=True)
 
 

@@ -81,7 +81,7 @@ def run(lab: str, bastion: str) -> None:
                 suspect[proc.role] = proc.pid
                 continue
             try:
-                with changing(wait=2.0):
+                with changing(lab, wait=2.0):
                     fresh = LabState.load(lab)
                     again = next((p for p in _watched(fresh, bastion) if p.role == proc.role), None) if fresh else None
                     if fresh is None or again is None or again.pid != proc.pid or procs.alive(again):

@@ -28,6 +28,7 @@ from .helpers import gwlab
 pytestmark = pytest.mark.lab
 BLOCKS = {"control1": "10.50.0.0/28", "worker1": "10.50.0.16/28", "worker2": "10.50.0.32/28"}
 LB = "10.10.10.0/26"
+WAIT = 30  # the most a test waits for an event it expects; it goes on as soon as it happens
 
 
 def start_capture(*args: str) -> subprocess.Popen[str]:
@@ -73,9 +74,18 @@ def tcpdumps_in(ns: str) -> list[int]:
     return found
 
 
+def listening(ns: str, port: int) -> bool:
+    with netns.inside(ns):
+        return bool(subprocess.run(["ss", "-Hltn", "sport", f"= :{port}"], capture_output=True, text=True,
+                                   check=True).stdout.strip())
+
+
 def test_trace_bgp_node_restart_withdraws_and_reannounces(lab_name: str) -> None:
     gwlab("up", "--lab", lab_name)
-    cmd = f"{sys.executable} -m orchestrator bird restart worker1"  # GWLAB_LAB is set by the trace
+    # GWLAB_LAB is set by the trace. The command ends once the lab holds again (worker1's session
+    # re-made, its routes back in the bastion's kernel): the quiet that ends the trace comes after that.
+    gw = f"{sys.executable} -m orchestrator"
+    cmd = f"{gw} bird restart worker1 && {gw} verify --wait {WAIT} >/dev/null"
     doc = json.loads(gwlab("trace", "bgp", "--lab", lab_name, "--during", cmd, "--settle", "2", "--json",
                            timeout=120).stdout)
     assert doc["command"]["exit_code"] == 0 and "BIRD on calico-worker started" in "\n".join(doc["command"]["output"])
@@ -140,10 +150,15 @@ def test_capture_count_writes_a_pcap_tcpdump_reads(lab_name: str, tmp_path: Path
 def test_capture_duration_stops_on_time(lab_name: str) -> None:
     gwlab("up", "--lab", lab_name)
     t = time.monotonic()
-    out = gwlab("capture", "--lab", lab_name, "worker1", "--bgp", "--duration", "3.5", "--json", timeout=60)
-    took = time.monotonic() - t
-    summary = json.loads(out.stdout.splitlines()[-1])
-    assert 3.5 <= took < 10, took
+    proc = start_capture("--lab", lab_name, "worker1", "--bgp", "--duration", "3.5")
+    listening = time.monotonic()  # the duration runs from just before tcpdump was said to listen
+    out, err = proc.communicate(timeout=60)
+    ended = time.monotonic()
+    assert proc.returncode == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert ended - t >= 3.5, ended - t  # never before its time
+    # Then tcpdump writes its last packets and everything exits: 5 s for that on a loaded machine.
+    assert ended - listening < 3.5 + 5, ended - listening
     assert summary["stopped_by"] == "duration"
     assert summary["packets"] == summary["tcpdump"]["captured"] > 0 and summary["tcpdump"]["dropped"] == 0
     # worker1's sessions: the bastion (global peer) and the node-to-node mesh.
@@ -176,8 +191,8 @@ def test_capture_never_outlives_its_command(lab_name: str) -> None:
     [pid] = tcpdumps_in(ns)
     assert procs._start_time(pid) is not None
     proc.kill()  # SIGKILL: no handler runs, the parent-death signal is all that is left
-    proc.communicate(timeout=10)
-    deadline = time.monotonic() + 5
+    proc.communicate(timeout=WAIT)
+    deadline = time.monotonic() + WAIT
     while procs._start_time(pid) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert procs._start_time(pid) is None and tcpdumps_in(ns) == []
@@ -193,6 +208,10 @@ def test_tls_handshake_decoded_live(lab_name: str, tmp_path: Path) -> None:
                          ["openssl", "s_server", "-accept", "8443", "-cert", str(cert), "-key", str(key), "-www",
                           "-alpn", "http/1.1", "-quiet"], tmp_path / "s_server.log")
     try:
+        deadline = time.monotonic() + WAIT
+        while not listening(ns_name(lab_name, "calico-worker"), 8443):
+            assert time.monotonic() < deadline and procs.alive(server), (tmp_path / "s_server.log").read_text()
+            time.sleep(0.02)
         proc = start_capture("--lab", lab_name, "worker1", "--tls")
         curl = subprocess.run(["nsenter", f"--net={netns.path_of(ns_name(lab_name, 'bastion'))}", "--", "curl",
                                "-sk", "--resolve", "passthrough.example.com:8443:10.0.1.12",

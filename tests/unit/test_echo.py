@@ -626,16 +626,27 @@ def test_disabled_ports_and_bad_certificate(tmp_path: Path, certs: pki.LabCerts)
     assert result.stderr.startswith(b"echo: ")
 
 
+def unread(port: int, peer: int) -> int:
+    """Bytes the server has not read yet on its connection from local port `peer` (its Recv-Q)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", "sport", f"= :{port}", "dport", f"= :{peer}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out, f"no connection from :{peer} to :{port}"
+    return int(out[0])
+
+
 def test_sigterm_with_open_connections_exits_cleanly(tmp_path: Path, certs: pki.LabCerts) -> None:
     srv = start_server(tmp_path, certs)
     idle = socket.create_connection(("127.0.0.1", srv.ports["http"]), timeout=5)
     busy = socket.create_connection(("127.0.0.1", srv.ports["http"]), timeout=5)
     try:
         busy.sendall(b"GET /?delay=30s HTTP/1.1\r\nHost: a\r\n\r\n")
-        time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while unread(srv.ports["http"], busy.getsockname()[1]):  # until the server has read the request
+            assert time.monotonic() < deadline, "the server never read the request"
+            time.sleep(0.01)
         start = time.monotonic()
         assert stop_server(srv.proc) == 0
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 15  # it did not wait out the request's 30 s
         assert idle.recv(100) == b""  # the server closed it
     finally:
         idle.close()
@@ -657,7 +668,7 @@ def test_workers_share_the_ports(tmp_path: Path, certs: pki.LabCerts) -> None:
     finally:
         assert stop_server(srv.proc) == 0
     for pid in children:  # the worker went with its parent
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # the most it may take; it goes on as soon as the worker is gone
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         status = Path(f"/proc/{pid}/status")

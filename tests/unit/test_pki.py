@@ -315,8 +315,9 @@ def test_curl_accepts_cn_only_leaf(certs: pki.LabCerts, tls_server: int) -> None
 def test_make_ca_and_leaf_are_fast() -> None:
     import time
 
-    start = time.perf_counter()
+    # The work it takes, not the time it waits for a core (other tests share the machine): this
+    # process's CPU time. RSA-2048 generation is random; a typical pair takes 40-150 ms of it.
+    start = time.process_time()
     ca = pki.make_ca()
     pki.make_leaf(ca)
-    # RSA-2048 generation is random; a typical pair takes 40-150 ms on 2 cores.
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0

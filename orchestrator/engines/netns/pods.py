@@ -230,6 +230,16 @@ class PodPlane:
         ns = ns_name(self.lab, f"pod-{name}")
         for pid in namespaces.pids_in([ns]):
             procs.kill_pids([pid])
+        if namespaces.exists(ns):
+            # The veth first, at once: a namespace is dismantled in the background, its devices with it,
+            # and a pod made again under the same name would find the node's end still there.
+            with namespaces.inside(ns):
+                ipr = IPRoute()
+            try:
+                for index in ipr.link_lookup(ifname="eth0"):
+                    ipr.link("del", index=index)
+            finally:
+                ipr.close()
         namespaces.remove(ns)
         if ns in self.host.state.namespaces:
             self.host.state.namespaces.remove(ns)

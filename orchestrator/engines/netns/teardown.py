@@ -15,7 +15,7 @@ from orchestrator.state import LAB_NAME, RUN_ROOT, LabState, changing, lab_of_ns
 def teardown(lab: str, state: LabState | None) -> list[str]:
     """Stop the lab's processes (recorded ones by PID, then any still inside its namespaces),
     remove its namespaces and its run directory. Works with no state file at all."""
-    with changing():
+    with changing(lab):
         return _teardown(lab, state)
 
 
