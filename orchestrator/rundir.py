@@ -8,7 +8,7 @@ moves the root) and each file in it. Nothing else spells a file name of the run 
     <lab>/scratch/          the route-policy test's throwaway routers
     <lab>/<node>/           a router: its BIRD config (bird.conf on the bastion, bird.cfg on a node),
                             control socket bird.ctl, log bird.log, output bird.out, kube-proxy.nft
-    <lab>/pods/<hash>/      a pod: volumes/, container.log, haproxy.cfg and its stats socket
+    <lab>/pods/<hash>/      a pod: volumes/, container.log; a gateway pod's envoy.yaml, xds/, admin.sock (envoy/layout.py)
 """
 
 from __future__ import annotations
@@ -77,14 +77,6 @@ class PodFiles:
         return self.root / "volumes"
 
     @property
-    def haproxy_cfg(self) -> Path:
-        return self.root / "haproxy.cfg"
-
-    @property
-    def stats_socket(self) -> Path:
-        return self.root / "haproxy.sock"
-
-    @property
     def log(self) -> Path:
         return self.root / "container.log"
 
@@ -149,6 +141,6 @@ class RunDir:
         return NodeFiles(self.root / name, name == self.bastion)
 
     def pod(self, key: str) -> PodFiles:
-        """A pod's directory, by its namespace/name. Short: a UNIX socket path (HAProxy's stats
+        """A pod's directory, by its namespace/name. Short: a UNIX socket path (Envoy's admin
         socket) holds at most ~100 bytes."""
         return PodFiles(self.pods / hashlib.sha1(key.encode()).hexdigest()[:12])

@@ -1,5 +1,5 @@
 """Pods in the netns engine: a namespace per pod, wired to its node as Calico wires pods, with the
-container's process inside; kube-proxy's nftables rules per node; a gateway pod's HAProxy.
+container's process inside; kube-proxy's nftables rules per node; a gateway pod's Envoy (proxy.py).
 
 Calico's wiring: the node side of the veth is `cali<hash>` with MAC ee:ee:ee:ee:ee:ee and a /32
 route to the pod; the pod has its address as a /32 on eth0, a link route to 169.254.1.1 and a
@@ -17,13 +17,14 @@ import time
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from orchestrator.engines.netns import namespaces, neighbours, procs
+from orchestrator.engines.netns import namespaces, neighbours, procs, proxy
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.rtnl import IPRoute
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
-from orchestrator.k8s import haproxy, kube_proxy
-from orchestrator.k8s.world import GatewaySpec, PodSpec, ServiceSpec, World
+from orchestrator.envoy.validate import EnvoyRefused
+from orchestrator.k8s import kube_proxy
+from orchestrator.k8s.world import PodSpec, ServiceSpec, World
 from orchestrator.rundir import PodFiles
 from orchestrator.state import Proc, ns_name
 
@@ -36,7 +37,6 @@ POD_SYSCTLS = {
     "net.ipv6.conf.all.disable_ipv6": "1",
     "net.ipv6.conf.default.disable_ipv6": "1",
 }
-HAPROXY = "/usr/sbin/haproxy"
 
 
 def pod_ns(lab: str, pod: PodSpec) -> str:
@@ -127,33 +127,9 @@ class PodPlane:
             return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
                                env=self._echo_env(pod, world), cwd=paths.root)
         gw = next(g for g in world.gateways.values() if g.pod == pod.key)
-        self._write_haproxy(gw, world)
-        return procs.spawn(role(pod), ns, [HAPROXY, "-W", "-db", "-f", str(paths.haproxy_cfg)], paths.log)
-
-    def _render_haproxy(self, gw: GatewaySpec, world: World) -> str:
-        pod = world.pod(gw.pod)
-        endpoints: dict[tuple[str, str, int], list[tuple[str, int]]] = {}
-        for svc in world.services.values():
-            for port, eps in svc.endpoints.items():
-                endpoints[(svc.namespace, svc.name, port)] = [(e.ip, e.port) for e in eps]
-        settings = haproxy.HAProxySettings(bind_address="0.0.0.0", stats_socket=str(self.paths(pod).stats_socket),
-                                           health_checks=False)
-        if gw.plan is None:
-            from orchestrator.k8s.gateway.plan import GatewayPlan
-
-            return haproxy.render_haproxy_config(GatewayPlan(gw.key, None, ()), {}, settings)
-        return haproxy.render_haproxy_config(gw.plan, endpoints, settings)
-
-    def _write_haproxy(self, gw: GatewaySpec, world: World) -> bool:
-        """Write the gateway's config if it changed (checked by haproxy -c first). True if changed."""
-        paths = self.paths(world.pod(gw.pod))
-        text = self._render_haproxy(gw, world)
-        if paths.haproxy_cfg.is_file() and paths.haproxy_cfg.read_text() == text:
-            return False
-        paths.root.mkdir(parents=True, exist_ok=True)
-        haproxy.haproxy_check(text, directory=str(paths.root))
-        atomic_write(paths.haproxy_cfg, text)
-        return True
+        where = proxy.layout(paths.root)
+        proxy.configure(gw, world, where, pod.name)
+        return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root)
 
     # -- readiness ---------------------------------------------------------------------------
     def echo_ready(self, pod: PodSpec) -> bool:
@@ -166,49 +142,12 @@ class PodPlane:
         finally:
             s.close()
 
-    def _stats(self, pod: PodSpec, command: str) -> str | None:
-        """One command on the gateway pod's HAProxy stats socket; None when HAProxy does not answer."""
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(1)
-                s.connect(str(self.paths(pod).stats_socket))
-                s.sendall(command.encode() + b"\n")
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-        except OSError:
-            return None
-        return data.decode()
-
-    def haproxy_servers(self, pod: PodSpec) -> dict[str, str] | None:
-        """backend/server -> UP|DOWN from `show servers state`; None when HAProxy does not answer."""
-        data = self._stats(pod, "show servers state")
-        if data is None:
-            return None
-        states: dict[str, str] = {}
-        for line in data.splitlines()[2:]:
-            cols = line.split()
-            if len(cols) > 5:
-                states[f"{cols[1]}/{cols[3]}"] = {"0": "DOWN", "2": "UP", "3": "UP"}.get(cols[5], "DOWN")
-        return states
-
     def backend_sessions(self, pod: PodSpec) -> int | None:
-        """Connections HAProxy has passed to any backend server so far (`show stat`, column stot)."""
-        data = self._stats(pod, "show stat")
-        lines = data.splitlines() if data is not None else []
-        if not lines or not lines[0].startswith("# "):
-            return None
-        cols = lines[0][2:].split(",")
-        total = 0
-        for line in lines[1:]:
-            row = dict(zip(cols, line.split(",")))
-            if row.get("svname") not in ("FRONTEND", "BACKEND", None) and row.get("stot", "").isdigit():
-                total += int(row["stot"])
-        return total
+        """Connections the gateway pod's Envoy has opened to any backend so far."""
+        return proxy.backend_sessions(proxy.layout(self.paths(pod).root))
 
     def gateway_ready(self, pod: PodSpec) -> bool:
-        states = self.haproxy_servers(pod)
-        return states is not None and all(s == "UP" for s in states.values())
+        return proxy.ready(proxy.layout(self.paths(pod).root))
 
     def ready(self, pod: PodSpec) -> bool:
         proc = self.host.state.process(role(pod))
@@ -257,7 +196,7 @@ class PodPlane:
     def sync_kube_proxy(self, services: list[ServiceSpec]) -> list[str]:
         changed = []
         for node in self.host.topo.k8s_nodes:
-            text = kube_proxy.ruleset(str(node.ip), services)
+            text = kube_proxy.ruleset(str(node.ip), services, node.name)
             path = self.host.files.node(node.name).kube_proxy_rules
             if path.is_file() and path.read_text() == text:
                 continue
@@ -269,15 +208,22 @@ class PodPlane:
             changed.append(node.name)
         return changed
 
-    def sync_gateways(self, world: World) -> list[str]:
-        reloaded = []
+    def sync_gateways(self, world: World) -> tuple[list[str], dict[str, str]]:
+        """Each running proxy's files brought to its Gateway's plan (Envoy reloads them itself,
+        draining what leaves). Returns the pods whose files changed, and per Gateway ("ns/name")
+        Envoy's reason for refusing a translation (its running config then stays as it was)."""
+        changed, refused = [], {}
         for gw in world.gateways.values():
             pod = world.pod(gw.pod)
             proc = self.host.state.process(role(pod))
-            if self._write_haproxy(gw, world) and proc and procs.alive(proc):
-                os.kill(proc.pid, signal.SIGUSR2)  # master-worker reload: old workers finish their connections
-                reloaded.append(gw.pod)
-        return reloaded
+            if proc is None or not procs.alive(proc):
+                continue
+            try:
+                if proxy.configure(gw, world, proxy.layout(self.paths(pod).root), pod.name):
+                    changed.append(gw.pod)
+            except EnvoyRefused as exc:
+                refused[str(gw.key)] = str(exc)
+        return changed, refused
 
     def wait_ready(self, pods: list[PodSpec], timeout: float) -> tuple[list[str], list[str]]:
         """(ready, not ready) pod keys, polling until all are ready or `timeout` is spent."""
