@@ -30,6 +30,7 @@ from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
 from orchestrator.fsutil import atomic_write
 
 READY_WAIT = 15.0
+TERMINATION_GRACE = 30.0  # Kubernetes' default terminationGracePeriodSeconds
 DEFAULT_SERVICE_CIDR = IPv4Network("10.96.0.0/16")
 
 
@@ -89,8 +90,11 @@ class Controllers:
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         self._save(alloc)  # pods about to be made are on record before they exist
         running = plane.existing()
-        for key in sorted((set(running) | set(previous)) - set(world.pods)):
-            plane.remove(key)
+        leaving = sorted((set(running) | set(previous)) - set(world.pods))
+        if leaving:
+            plane.drain(world, [previous[k] for k in leaving if k in previous])
+        for key in leaving:
+            plane.remove(key, TERMINATION_GRACE)
             report.removed.append(key)
         # A pod whose process died is started again, as the kubelet restarts a container.
         for key, proc in list(running.items()):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import socket
 import sys
 import time
@@ -159,12 +158,29 @@ class PodPlane:
     def existing(self) -> dict[str, Proc]:
         return {p.role[4:]: p for p in self.host.state.processes if p.role.startswith("pod:")}
 
-    def remove(self, key: str) -> None:
-        """Stop a pod's process and remove its namespace (its veth and the node's /32 go with it)."""
+    def drain(self, world: World, leaving: list[PodSpec], timeout: float = 5.0) -> None:
+        """Endpoints first, as a cluster removes a terminating pod: kube-proxy's rules and every
+        proxy's EDS without the leaving pods, then wait (bounded) until no running Envoy holds
+        them any more. Established connections stay (conntrack, Envoy's open upstreams)."""
+        gone = {f"{p.ip}:{port}" for p in leaving for port in p.ports}
+        self.sync_kube_proxy(list(world.services.values()))
+        self.sync_gateways(world)
+        proxies = [proxy.layout(self.paths(p).root) for p in world.pods.values()
+                   if p.role == "gateway" and p.key in self.existing()]
+        deadline = time.monotonic() + timeout
+        while gone and time.monotonic() < deadline:
+            held = [proxy.upstream_hosts(w) for w in proxies]
+            if all(h is None or not (h & gone) for h in held):
+                return
+            time.sleep(0.02)
+
+    def remove(self, key: str, grace: float = 2.0) -> None:
+        """Stop a pod's process (SIGTERM, SIGKILL after `grace` s: the pod's
+        terminationGracePeriodSeconds) and remove its namespace (its veth and the node's /32 go with it)."""
         namespace, name = key.split("/", 1)
         proc = self.host.state.process(f"pod:{key}")
         if proc:
-            procs.stop([proc])
+            procs.stop([proc], grace)
             self.host.state.drop_process(f"pod:{key}")
         ns = ns_name(self.lab, f"pod-{name}")
         for pid in namespaces.pids_in([ns]):

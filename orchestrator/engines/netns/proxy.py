@@ -90,3 +90,14 @@ def mark_refused(status: dict[str, Any], message: str) -> dict[str, Any]:
         out["listeners"] = [{**lst, "conditions": refuse(list(lst.get("conditions", [])))}
                             for lst in status["listeners"]]
     return out
+
+
+def upstream_hosts(where: ProxyLayout) -> set[str] | None:
+    """Every "ip:port" Envoy holds in any cluster now; None when it does not answer."""
+    try:
+        clusters = Admin(where.admin_socket, timeout=1.0).clusters()
+    except (AdminError, ValueError):
+        return None
+    return {f"{h['address']['socket_address']['address']}:{h['address']['socket_address']['port_value']}"
+            for c in clusters.get("cluster_statuses", []) for h in c.get("host_statuses", [])
+            if "socket_address" in h.get("address", {})}
