@@ -17,6 +17,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from orchestrator.engines.netns import namespaces, neighbours, procs, proxy
+from orchestrator.engines.netns.proxy import POD_UID
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.rtnl import IPRoute
 from orchestrator.errors import LabError
@@ -105,9 +106,12 @@ class PodPlane:
                 raise LabError(f"pod {pod.key}: Secret {secret_name!r} does not exist "
                                f"(the workshop makes it in demo step 1: `gwlab certs --apply`)")
             volume = paths.volumes / secret_name
-            volume.mkdir(parents=True, exist_ok=True)
+            for d in (paths.volumes, volume):
+                d.mkdir(mode=0o700, exist_ok=True)
+                os.chown(d, POD_UID, POD_UID)
             for key, data in secret.data.items():
-                atomic_write(volume / key, data)
+                atomic_write(volume / key, data)  # 0600, readable by the pod's user only
+                os.chown(volume / key, POD_UID, POD_UID)
             translated[mount.rstrip("/")] = str(volume)
         for name, value in pod.env.items():
             for mount, target in translated.items():
@@ -118,17 +122,32 @@ class PodPlane:
         return env
 
     def _start(self, pod: PodSpec, world: World) -> Proc:
-        paths = self.paths(pod)
-        paths.root.mkdir(parents=True, exist_ok=True)
-        paths.marker.write_text(pod.key + "\n")
+        paths = self._pod_dir(pod)
         ns = pod_ns(self.lab, pod)
         if pod.role == "echo":
             return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
-                               env=self._echo_env(pod, world), cwd=paths.root)
+                               env=self._echo_env(pod, world), cwd=paths.root, uid=POD_UID)
         gw = next(g for g in world.gateways.values() if g.pod == pod.key)
         where = proxy.layout(paths.root)
         proxy.configure(gw, world, where, pod.name)
-        return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root)
+        return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID)
+
+    def _pod_dir(self, pod: PodSpec) -> PodFiles:
+        """The pod's directory, owned by the pod's user (0700), with its log; the directories above
+        it let that user through (0711) and list nothing."""
+        paths = self.paths(pod)
+        for d in (self.host.files.root, paths.root.parent):
+            d.mkdir(mode=0o711, parents=True, exist_ok=True)
+            d.chmod(0o711)
+        paths.root.mkdir(mode=0o700, exist_ok=True)
+        os.chown(paths.root, POD_UID, POD_UID)
+        atomic_write(paths.marker, pod.key + "\n")
+        fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.fchown(fd, POD_UID, POD_UID)  # Envoy's access log appends to it as the pod's user
+        finally:
+            os.close(fd)
+        return paths
 
     # -- readiness ---------------------------------------------------------------------------
     def echo_ready(self, pod: PodSpec) -> bool:

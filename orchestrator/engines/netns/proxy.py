@@ -22,10 +22,11 @@ from orchestrator.k8s.gateway.plan import GatewayPlan
 from orchestrator.k8s.world import GatewaySpec, World
 
 LOG_FLUSH_MS = 100  # access log lines reach the pod's log within this (Envoy's default: 10 s)
+POD_UID = 65532  # the unprivileged user (and group) pods run as, as Envoy Gateway's proxy image does
 
 
 def layout(pod_dir: Path) -> ProxyLayout:
-    return ProxyLayout(pod_dir)
+    return ProxyLayout(pod_dir, POD_UID)
 
 
 def adapt(gw: GatewaySpec, world: World) -> Adapted:
