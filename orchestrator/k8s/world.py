@@ -21,6 +21,7 @@ from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service, Servi
 from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
 from orchestrator.k8s.gateway.plan import GatewayPlan
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
+from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TLSRoute
 from orchestrator.topology import Topology
 
@@ -131,6 +132,7 @@ class Objects:
     routes: list[TLSRoute]
     grants: list[ReferenceGrant]
     lb_pools: list[IPPool]
+    policies: list[BackendTrafficPolicy] = field(default_factory=list)
 
 
 @dataclass
@@ -140,6 +142,7 @@ class World:
     gateways: dict[ObjKey, GatewaySpec]
     result: ReconcileResult | None
     secrets: dict[str, Secret]
+    policies: list[BackendTrafficPolicy] = field(default_factory=list)
 
     def pod(self, key: str) -> PodSpec:
         return self.pods[key]
@@ -311,7 +314,8 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         gateway_specs[k] = GatewaySpec(k, g.pod, g.service, result.plans.get(k), g.listener_order)
     alloc.pods = [asdict(p) for p in pods]
     alloc.ready = sorted(ready)
-    return World(by_key, specs, gateway_specs, result, {f"{s.namespace}/{s.name}": s for s in objs.secrets})
+    return World(by_key, specs, gateway_specs, result, {f"{s.namespace}/{s.name}": s for s in objs.secrets},
+                 list(objs.policies))
 
 
 def _free_ip(cidr: IPv4Network, taken: dict[str, str], skip: int) -> str:

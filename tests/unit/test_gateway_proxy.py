@@ -81,3 +81,51 @@ def test_external_traffic_policy_is_parsed() -> None:
     assert isinstance(parsed.obj, Service) and parsed.obj.external_traffic_policy == "Local"
     with pytest.raises(ValidationFailed, match="externalTrafficPolicy"):
         parse_objects([service("Nearest")])
+
+
+def btp(spec: dict[str, Any]) -> Document:
+    return Document("btp.yaml", 0, {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "BackendTrafficPolicy",
+                                    "metadata": {"name": "hc", "namespace": "default"}, "spec": spec})
+
+
+GW_TARGET = [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "tls-passthrough-gateway"}]
+
+
+def test_a_backend_traffic_policy_is_read_strictly() -> None:
+    from orchestrator.k8s.policy import BackendTrafficPolicy
+
+    [parsed] = parse_objects([btp({"targetRefs": GW_TARGET, "healthCheck": {
+        "active": {"type": "TCP", "interval": "2s", "timeout": "500ms", "unhealthyThreshold": 2},
+        "passive": {"consecutiveGatewayErrors": 3, "baseEjectionTime": "1m"}}})])
+    policy = parsed.obj
+    assert isinstance(policy, BackendTrafficPolicy)
+    assert policy.active is not None and (policy.active.interval_ms, policy.active.timeout_ms) == (2000, 500)
+    assert policy.passive is not None and policy.passive.base_ejection_time_ms == 60000
+    with pytest.raises(ValidationFailed) as err:
+        parse_objects([btp({"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Service", "name": "x"}],
+                            "healthCheck": {"active": {"type": "HTTP", "interval": "soon"}, "pasive": {}}})])
+    text = str(err.value)
+    for field in ("targetRefs[0].kind", "active.type", "active.interval", "pasive"):
+        assert field in text, text
+
+
+def test_the_policys_health_checks_reach_envoys_clusters_and_envoy_accepts_them(tmp_path: Path) -> None:
+    from orchestrator.engines.netns.proxy import with_policies
+    from orchestrator.envoy.adapter import proxy_ir
+    from orchestrator.envoy.translate import translate
+    from orchestrator.k8s.gateway.status import ObjKey
+    from orchestrator.k8s.world import GatewaySpec
+    from tests.unit.envoy_cases import ECHO_ENDPOINTS, plan_of, workshop_gateway, workshop_route
+
+    [parsed] = parse_objects([btp({"targetRefs": GW_TARGET, "healthCheck": {
+        "active": {"type": "TCP", "interval": "2s"}, "passive": {"consecutiveGatewayErrors": 3}}})])
+    ir = proxy_ir(plan_of(workshop_gateway(5), [workshop_route()]), ECHO_ENDPOINTS).ir
+    gw = GatewaySpec(ObjKey("default", "tls-passthrough-gateway"), "p", "s", None)
+    layout = ProxyLayout(tmp_path)
+    plain = translate(ir, layout, str(layout.log))
+    assert all("healthChecks" not in c and "outlierDetection" not in c for c in plain.clusters)
+    res = translate(with_policies(ir, gw, [parsed.obj]), layout, str(layout.log))
+    [cluster] = [c for c in res.clusters if c["name"] == "tlsroute/default/tls-passthrough/rule/-1"]
+    assert cluster["healthChecks"][0]["interval"] == "2s" and "tcpHealthCheck" in cluster["healthChecks"][0]
+    assert cluster["outlierDetection"]["consecutiveGatewayFailure"] == 3
+    validate.check(layout, res)  # the real Envoy's verdict

@@ -25,6 +25,7 @@ from orchestrator.engines.netns import procs, proxy
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
+from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
 from orchestrator.fsutil import atomic_write
@@ -41,7 +42,7 @@ def objects_of(plan: ClusterPlan) -> Objects:
         return [o for o in objs if isinstance(o, kind)]
     return Objects(of(Deployment), of(Service), of(Secret), of(GatewayAPI), of(GatewayClass), of(Gateway),
                    of(TLSRoute), of(ReferenceGrant),
-                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses])
+                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses], of(BackendTrafficPolicy))
 
 
 def service_cidr(kind_config: Path) -> IPv4Network:

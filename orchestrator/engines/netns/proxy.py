@@ -8,6 +8,7 @@ container.log, as `kubectl logs` of Envoy Gateway's proxy shows them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ from orchestrator.envoy import xds_files
 from orchestrator.envoy.adapter import Adapted, proxy_ir
 from orchestrator.envoy.admin import Admin, AdminError
 from orchestrator.envoy.deliver import deliver
+from orchestrator.envoy.ir import BackendTraffic, HealthCheck, OutlierDetection, ProxyIR, TCPRoute
 from orchestrator.envoy.layout import ProxyLayout
 from orchestrator.envoy.spawn import envoy_argv
 from orchestrator.envoy.translate import EMPTY_CLUSTER, XdsResources, translate
 from orchestrator.k8s.gateway.plan import GatewayPlan
+from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.world import GatewaySpec, World
 
 LOG_FLUSH_MS = 100  # access log lines reach the pod's log within this (Envoy's default: 10 s)
@@ -35,7 +38,30 @@ def adapt(gw: GatewaySpec, world: World) -> Adapted:
         for port, eps in svc.endpoints.items():
             endpoints[(svc.namespace, svc.name, port)] = [(e.ip, e.port) for e in eps]
     plan = gw.plan if gw.plan is not None else GatewayPlan(gw.key, None, ())
-    return proxy_ir(plan, endpoints, listener_order=gw.listener_order)
+    adapted = proxy_ir(plan, endpoints, listener_order=gw.listener_order)
+    return replace(adapted, ir=with_policies(adapted.ir, gw, world.policies))
+
+
+def with_policies(ir: ProxyIR, gw: GatewaySpec, policies: list[BackendTrafficPolicy]) -> ProxyIR:
+    """Each route's destination with the health checks of the BackendTrafficPolicy that targets
+    the route, else the one that targets its Gateway (Envoy Gateway's precedence); none: Envoy's
+    defaults (no active check, no outlier detection)."""
+    def traffic(kind: str, ns: str, name: str) -> BackendTraffic:
+        chosen = next((p for p in policies if p.targets_object(kind, ns, name)), None) or next(
+            (p for p in policies if p.targets_object("Gateway", gw.key.namespace, gw.key.name)), None)
+        if chosen is None:
+            return BackendTraffic()
+        a, q = chosen.active, chosen.passive
+        return BackendTraffic(
+            HealthCheck(a.interval_ms, a.timeout_ms, a.unhealthy_threshold, a.healthy_threshold) if a else None,
+            OutlierDetection(q.consecutive_gateway_errors, q.interval_ms, q.base_ejection_time_ms,
+                             q.max_ejection_percent) if q else None)
+
+    def route(r: TCPRoute) -> TCPRoute:
+        _, ns, name = r.name.split("/", 2)
+        return replace(r, destination=replace(r.destination, traffic=traffic(r.kind, ns, name)))
+    return replace(ir, listeners=tuple(replace(lst, routes=tuple(route(r) for r in lst.routes))
+                                       for lst in ir.listeners))
 
 
 def resources(gw: GatewaySpec, world: World, where: ProxyLayout) -> XdsResources:
