@@ -135,9 +135,14 @@ def terminate_tls_at_the_gateway(lab: str) -> None:
     [cla] = xds_files.read(eds)
     [server] = [e["endpoint"] for loc in cla["endpoints"] for e in loc["lbEndpoints"]]
     certs = run_dir(lab) / "certs"
+    pair = {}
+    for field, name in (("certificateChain", f"{HOST}.crt"), ("privateKey", f"{HOST}.key")):
+        copy = where.root / f"terminating-{name}"  # the unprivileged Envoy reads only its own files
+        copy.write_bytes((certs / name).read_bytes())
+        copy.chmod(0o600)
+        os.chown(copy, where.root.stat().st_uid, where.root.stat().st_gid)
+        pair[field] = {"filename": str(copy)}
     tls = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
-    pair = {"certificateChain": {"filename": str(certs / f"{HOST}.crt")},
-            "privateKey": {"filename": str(certs / f"{HOST}.key")}}
     cluster = {"name": "terminating", "type": "STATIC", "connectTimeout": "5s",
                "loadAssignment": {"clusterName": "terminating", "endpoints": [{"lbEndpoints": [{"endpoint": server}]}]},
                "transportSocket": {"name": "envoy.transport_sockets.tls", "typedConfig": {
@@ -156,7 +161,13 @@ def terminate_tls_at_the_gateway(lab: str) -> None:
         os.replace(tmp, path)
     admin = Admin(where.admin_socket)
     deadline = time.monotonic() + 10
-    while '"terminating"' not in json.dumps(admin.config_dump("listener")):
+    def active() -> bool:  # the new listener took over the port (a warming one takes nothing yet)
+        [section] = admin.config_dump("listener")["configs"]
+        return any(c.get("name") == "terminating" for lst in section.get("dynamic_listeners", [])
+                   for c in lst.get("active_state", {}).get("listener", {}).get("filter_chains", [])) \
+            and admin.counter("listener_manager.total_listeners_warming") == 0
+
+    while not active():
         assert time.monotonic() < deadline, where.log.read_text()[-2000:]
         time.sleep(0.05)
 
