@@ -21,7 +21,7 @@ from orchestrator.engines.netns import namespaces as netns
 from orchestrator.bird import parse
 from orchestrator.bird.binaries import bird_binaries
 from orchestrator.errors import LabError
-from orchestrator.state import LabState, run_dir
+from orchestrator.state import LabState, ns_name, run_dir
 
 from .helpers import gwlab
 
@@ -108,7 +108,8 @@ def push(lab_name: str, path: Path | str, *extra: str) -> tuple[int, dict[str, A
 
 
 def no_scratch_left(lab_name: str) -> None:
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    # This lab's only: other labs on the host (other test runs) may have scratch routers right now.
+    assert not [n for n in netns.list_names() if n.startswith(ns_name(lab_name, "scratch-"))]
     assert not (run_dir(lab_name) / "scratch").exists() or not any((run_dir(lab_name) / "scratch").iterdir())
 
 
@@ -293,7 +294,7 @@ def test_validate_outside_any_lab_with_routes(dialect: str, tmp_path: Path) -> N
     conf.write_text(conf.read_text().replace(LB_LINE, "    accept;\n"))
     out = gwlab("bird", "validate", "--no-lab", "--bird", dialect, str(conf), "--routes", str(routes), check=False)
     assert out.returncode == 3 and "192.0.2.0/24 (advertised by control1)" in out.stdout
-    assert not [n for n in netns.list_names() if ".scratch-" in n]
+    assert not [n for n in netns.list_names() if n.startswith(ns_name(topo.name, "scratch-"))]
     assert not log.exists()
 
 
