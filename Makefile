@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 GWLAB := $(VENV)/bin/gwlab
-APT_PACKAGES := bird iproute2 nftables curl haproxy nghttp2-client tcpdump openssl python3-venv python3-pip ca-certificates
+APT_PACKAGES := bird iproute2 nftables curl nghttp2-client tcpdump openssl python3-venv python3-pip ca-certificates
 BIRD2_PREFIX := $(CURDIR)/.deps/bird2
 ENGINE ?= netns
 

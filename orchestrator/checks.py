@@ -144,6 +144,28 @@ def kernel_ecmp_check(topo: Topology, prefix: IPv4Network) -> Check:
                  f"one ECMP route, {len(nodes)} next hops", evaluate)
 
 
+def local_service_checks(topo: Topology, what: str, prefix: IPv4Network,
+                         nodes_now: Callable[[], list[str]]) -> list[Check]:
+    """A Local Service's /32 in the bastion's BGP table and kernel via exactly the nodes that run
+    a ready endpoint of it now (`nodes_now` reads where they are at each pass, so a pod that moved
+    is followed)."""
+    def expected() -> set[IPv4Address]:
+        return {topo.node(n).ip for n in nodes_now()}
+
+    def table(s: Snapshot) -> tuple[bool, str]:
+        want, via = expected(), _gateways(s.routes().get(prefix))
+        return bool(want) and via == want, f"via {_names(topo, via)}; ready {what} on {_names(topo, want)}"
+
+    def kernel(s: Snapshot) -> tuple[bool, str]:
+        want, routes = expected(), s.kernel(prefix)
+        via = set(routes[0].gateways) if routes else set()
+        observed = f"{len(routes)} route, via {_names(topo, via)}" if routes else "no kernel route"
+        return bool(want) and len(routes) == 1 and via == want, f"{observed}; ready {what} on {_names(topo, want)}"
+    expect = f"via exactly the nodes of a ready {what}"
+    return [Check(f"{prefix} ({what}) in the bastion's BGP table", "bastion: show route all", expect, table),
+            Check(f"{prefix} ({what}) in the bastion's kernel", "bastion: netlink route table main", expect, kernel)]
+
+
 def block_check(topo: Topology, node_name: str, block: IPv4Network) -> Check:
     node = topo.node(node_name)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import PROJECT_ROOT, cluster, manifests, pki
-from orchestrator.checks import Check, Snapshot
+from orchestrator.checks import Check, Snapshot, local_service_checks
 from orchestrator.errors import LabError
 from orchestrator.k8s import jsonpatch
 from orchestrator.manifests import Document
@@ -213,11 +214,20 @@ def passthrough_checks(lab: Lab) -> list[Check]:
                      "Accepted=False (NotAllowedByListeners)", step4)] if status4 else []
     return history + [
         Check("TLSRoute tls-passthrough after step 5", "status.parents[0].conditions", "Accepted=True", accepted),
+        # Where the engine knows its pods (netns): the Gateway's /32 via the nodes of its ready proxies.
+        *(local_service_checks(lab.topo, "proxy pod", IPv4Network(f"{gw}/32"), lambda: proxy_nodes(lab))
+          if lab.engine.host_pods() is not None else []),
         passthrough_check(lab),
         refused_check(lab, "unknown SNI unknown.example.com", "unknown.example.com", None, []),
         refused_check(lab, "no SNI (https to the address)", HOST, f"https://{gw}:{PORT}/get", ["-k"]),
         refused_check(lab, "plain HTTP to port 6443", HOST, f"http://{gw}:{PORT}/get", []),
     ]
+
+
+def proxy_nodes(lab: Lab) -> list[str]:
+    """The nodes running a ready proxy pod of the workshop's Gateway, read from the pods now."""
+    owner = f"Gateway/{GATEWAY[1]}/{GATEWAY[2]}"
+    return sorted({p.spec.node for p in lab.engine.host_pods() or [] if p.spec.owner == owner and p.ready})
 
 
 def demo_applied(lab: Lab) -> bool:

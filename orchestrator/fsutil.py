@@ -30,8 +30,11 @@ def atomic_write(path: Path, data: str | bytes, mode: int = PRIVATE) -> None:
 
 
 def private_dir(path: Path) -> Path:
-    """`path` as a directory only its owner may enter (0700), made with its parents if missing."""
+    """`path` as a directory only its owner may list or write (0700), made with its parents if
+    missing. Search permission given to others (0711: unprivileged pods reach their own directory
+    through the run directory) is kept; it lists nothing and opens nothing by itself."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    mode = path.stat().st_mode
+    if mode & 0o066:
+        path.chmod(0o700 | (mode & 0o011))
     return path

@@ -18,7 +18,7 @@ bastion's BIRD reads /etc/netns/gwlab-<lab>.<bastion>/bird/bird.conf, so that in
 The nodes' calico configs stay in the run directory: /etc/netns/<ns>/calico/ would be bind-mounted
 over an /etc/calico the host does not have, and `ip netns exec` would warn at every command; a node's
 /etc/netns/<ns>/bird/bird.conf only says where its config is, so that no shell reads the host's.
-    <lab>/pods/<hash>/      a pod: volumes/, container.log, haproxy.cfg and its stats socket
+    <lab>/pods/<hash>/      a pod: volumes/, container.log; a gateway pod's envoy.yaml, xds/, admin.sock (envoy/layout.py)
 """
 
 from __future__ import annotations
@@ -114,14 +114,6 @@ class PodFiles:
         return self.root / "volumes"
 
     @property
-    def haproxy_cfg(self) -> Path:
-        return self.root / "haproxy.cfg"
-
-    @property
-    def stats_socket(self) -> Path:
-        return self.root / "haproxy.sock"
-
-    @property
     def log(self) -> Path:
         return self.root / "container.log"
 
@@ -204,6 +196,6 @@ class RunDir:
         return NodeFiles(self.root / name, name == self.bastion, self.etc(name) if self.netns else None)
 
     def pod(self, key: str) -> PodFiles:
-        """A pod's directory, by its namespace/name. Short: a UNIX socket path (HAProxy's stats
+        """A pod's directory, by its namespace/name. Short: a UNIX socket path (Envoy's admin
         socket) holds at most ~100 bytes."""
         return PodFiles(self.pods / hashlib.sha1(key.encode()).hexdigest()[:12])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
@@ -38,6 +38,12 @@ class SpeakerConfig:
     pool_cidrs: tuple[IPv4Network, ...]
     mesh: tuple[Peering, ...]
     global_peers: tuple[Peering, ...]
+    # LoadBalancer addresses (/32) of externalTrafficPolicy Local Services with a ready endpoint on
+    # this node: calico-node advertises them besides the CIDR, from exactly those nodes.
+    local_services: tuple[IPv4Network, ...] = ()
+
+    def with_local_services(self, addresses: list[str]) -> SpeakerConfig:
+        return replace(self, local_services=tuple(sorted(IPv4Network(f"{a}/32") for a in addresses)))
 
     def render(self, directory: Path, timers: str = "fast") -> dict[str, str]:
         """timers: fast (the lab's) or calico (confd's: connect delay 2, retry 5, error wait 5,30,

@@ -34,7 +34,7 @@ class PodInfo:
     labels: tuple[tuple[str, str], ...]
     ports: tuple[int, ...]
     ready: bool
-    log: str  # the container's output (HAProxy's log for a gateway pod)
+    log: str  # the container's output (Envoy's access log for a gateway pod)
     secret_mounts: tuple[tuple[str, str], ...]  # mountPath -> Secret name
     env: tuple[tuple[str, str], ...]
 

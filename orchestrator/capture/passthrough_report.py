@@ -79,7 +79,7 @@ def report(t: PassthroughTrace) -> list[str]:
         lines.append("  (the request was not seen at any capture point)")
     if t.gateway_log:
         lines.append("")
-        lines.append("gateway log (HAProxy) during the trace:")
+        lines.append("gateway access log (Envoy) during the trace:")
         lines += [f"  {x}" for x in t.gateway_log]
     lines.append("")
     for check in path.checks:

@@ -12,9 +12,7 @@ and the verdict of it; `passthrough_report` prints them.
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +20,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from orchestrator.capture import dnat, inventory
+from orchestrator.capture import dnat, inventory, passthrough_envoy
 from orchestrator.capture.multi import Outcome, Point, capture_during, pcap_name
 from orchestrator.capture.passthrough_path import PASSTHROUGH, REFUSED, Curl, Layout, TracePath, analyse
 from orchestrator.errors import LabError
@@ -118,31 +116,6 @@ def curl_facts(result: CurlResult) -> tuple[Curl, str]:
                 str(tls.get("serverName") or ""), line("subject"), line("issuer"), _der(certs.encode())), text
 
 
-def _log_sizes(pods: tuple[inventory.PodInfo, ...]) -> dict[str, int]:
-    sizes = {}
-    for p in pods:
-        try:
-            sizes[p.log] = os.path.getsize(p.log)
-        except OSError:
-            sizes[p.log] = 0
-    return sizes
-
-
-def _new_log_lines(sizes: dict[str, int], frontend: str) -> list[str]:
-    """The gateway's log lines about connections (its frontend's), written since `sizes` was taken."""
-    out = []
-    for path, size in sizes.items():
-        try:
-            with open(path, "rb") as f:
-                f.seek(size)
-                # An SSL frontend is logged as "name~".
-                out += [x for x in f.read().decode(errors="replace").splitlines()
-                        if f" {frontend} " in x or f" {frontend}~ " in x]
-        except OSError:
-            continue
-    return out
-
-
 def trace_passthrough(lab: Lab, sni: str | None = None, out_dir: Path | None = None,
                       settle: float = SETTLE) -> PassthroughTrace:
     from orchestrator import demo
@@ -161,11 +134,10 @@ def trace_passthrough(lab: Lab, sni: str | None = None, out_dir: Path | None = N
     nodes = [n.name for n in lab.topo.k8s_nodes]
     labels = {n.name: n.bgp_name or n.name for n in lab.topo.k8s_nodes}
     before = {n: dnat.read(lab, n) for n in nodes}
-    logs = _log_sizes(inv.gateway.pods)
+    logs = passthrough_envoy.log_sizes([p.log for p in inv.gateway.pods])
     outcome = capture_during(where, bpf, lambda: demo.workshop_curl(lab, sni, lay.address, extra), out_dir, settle)
     matches = [m for n in nodes for m in dnat.matched(labels[n], before[n], dnat.read(lab, n))]
-    time.sleep(0.05)  # HAProxy logs a connection once it is closed
-    log = _new_log_lines(logs, f"fe_{lay.port}")
+    log = passthrough_envoy.access_lines(logs, lay.port)  # Envoy logs a connection once it is closed
     curl, stderr = curl_facts(outcome.value)
     path = analyse(lay, outcome.captures, matches, curl, served)
     routes = [r.key for r in inv.gateway.routes_for(sni)]

@@ -10,7 +10,7 @@ from importlib import import_module
 from orchestrator.errors import LabError, ValidationFailed
 
 VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird", "get", "delete", "patch",
-         "scale", "certs", "create", "capture", "trace", "netem", "fault", "failover", "shell", "graph")
+         "scale", "certs", "create", "capture", "trace", "netem", "fault", "failover", "shell", "graph", "egctl")
 
 
 def command_name() -> str:

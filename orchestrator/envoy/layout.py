@@ -21,6 +21,7 @@ def file_stem(resource_name: str) -> str:
 @dataclass(frozen=True)
 class ProxyLayout:
     root: Path  # the pod's directory; a UNIX socket path must stay under ~100 bytes
+    owner: int | None = None  # uid (= gid) the proxy runs as: it owns the directory and every file
 
     @property
     def bootstrap(self) -> Path:

@@ -46,8 +46,10 @@ def discovery_response(kind: str, resources: list[Resource]) -> str:
 def prepare(layout: ProxyLayout, *, node_id: str, gateway: str) -> bool:
     """Make the directories (0700) and write the bootstrap. True if the bootstrap changed."""
     layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for kind in XDS_KINDS:
-        layout.dir(kind).mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (layout.root, layout.xds, *(layout.dir(kind) for kind in XDS_KINDS)):
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if layout.owner is not None:
+            os.chown(path, layout.owner, layout.owner)
     text = yaml.safe_dump(bootstrap(layout, node_id=node_id, gateway=gateway), sort_keys=False)
     return _replace(layout, layout.bootstrap, text)
 
@@ -92,6 +94,8 @@ def _replace(layout: ProxyLayout, path: Path, text: str) -> bool:
     # The temporary file lives outside every watched directory; only the rename lands in one.
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=layout.root)
     try:
+        if layout.owner is not None:  # the unprivileged proxy reads it (0600)
+            os.fchown(fd, layout.owner, layout.owner)
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)

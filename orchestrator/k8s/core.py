@@ -36,6 +36,9 @@ class Service:
     ports: tuple[ServicePort, ...]
     selector: dict[str, str]
     cluster_ip: str  # "" = allocate
+    # Local: only endpoints on the node the traffic arrived at (no SNAT), and Calico advertises
+    # the LoadBalancer address's /32 from those nodes; Cluster: any endpoint.
+    external_traffic_policy: str = "Cluster"
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,8 @@ def _str_map(r: FieldReader, path: str, value: Any) -> dict[str, str]:
 
 def parse_service(doc: Document, r: FieldReader) -> Service:
     labels = _meta(doc, r, {"spec"})
-    spec = r.section("spec", doc.body.get("spec"), {"ports", "selector", "type", "clusterIP"},
-                     {"sessionAffinity", "externalTrafficPolicy", "internalTrafficPolicy", "ipFamilies",
+    spec = r.section("spec", doc.body.get("spec"), {"ports", "selector", "type", "clusterIP", "externalTrafficPolicy"},
+                     {"sessionAffinity", "internalTrafficPolicy", "ipFamilies",
                       "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass",
                       "publishNotReadyAddresses", "clusterIPs"})
     kind = r.typed("spec.type", spec.get("type"), str, "ClusterIP")
@@ -157,8 +160,11 @@ def parse_service(doc: Document, r: FieldReader) -> Service:
         except ValueError:
             r.problem("spec.clusterIP", f"{cluster_ip!r} is not an IPv4 address",
                       "remove it, or give an address of the service range (10.96.0.0/16)")
+    policy = str(r.typed("spec.externalTrafficPolicy", spec.get("externalTrafficPolicy"), str, "Cluster"))
+    if policy not in ("Cluster", "Local"):
+        r.problem("spec.externalTrafficPolicy", f"{policy!r} is not a traffic policy", "use Cluster or Local")
     return Service(doc.namespace, doc.name, labels, kind, tuple(ports),
-                   _str_map(r, "spec.selector", spec.get("selector")), cluster_ip)
+                   _str_map(r, "spec.selector", spec.get("selector")), cluster_ip, policy)
 
 
 def _container(r: FieldReader, path: str, raw: Any) -> Container:

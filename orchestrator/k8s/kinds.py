@@ -23,6 +23,7 @@ CORE, APPS = "", "apps"
 GATEWAY = "gateway.networking.k8s.io"
 CALICO = "projectcalico.org"
 TIGERA_OPERATOR = "operator.tigera.io"
+ENVOY_GATEWAY = "gateway.envoyproxy.io"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("TLSRoute", GATEWAY, _GW_VERSIONS["TLSRoute"], "tlsroutes", parser=(_GW, "parse_document")),
     KindInfo("ReferenceGrant", GATEWAY, _GW_VERSIONS["ReferenceGrant"], "referencegrants", ("refgrant",),
              parser=(_GW, "parse_document")),
+    KindInfo("BackendTrafficPolicy", ENVOY_GATEWAY, ("v1alpha1",), "backendtrafficpolicies", ("btp",),
+             parser=("orchestrator.k8s.policy", "parse_backend_traffic_policy")),
     KindInfo("GatewayAPI", TIGERA_OPERATOR, ("v1",), "gatewayapis", namespaced=False,
              parser=(_CORE, "parse_gateway_api")),
     KindInfo("IPPool", CALICO, ("v3",), "ippools", namespaced=False, parser=(_CALICO, "parse_ippool")),

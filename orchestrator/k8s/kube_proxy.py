@@ -1,16 +1,19 @@
 """kube-proxy's part, as an nftables ruleset per node: a Service's ClusterIP and LoadBalancer IP
 are DNATed to its ready endpoints (chosen at random), or rejected when it has none; traffic DNATed
-to an endpoint behind another node is SNATed to this node, so that its replies come back here."""
+to an endpoint behind another node is SNATed to this node, so that its replies come back here.
+A LoadBalancer Service with externalTrafficPolicy Local sends its LoadBalancer address only to the
+node's own endpoints (never SNATed: the client's address reaches the pod), rejected when it has none."""
 
 from __future__ import annotations
 
-from orchestrator.k8s.world import ServiceSpec
+from collections.abc import Sequence
+
+from orchestrator.k8s.world import Endpoint, ServiceSpec
 
 TABLE = "gwlab_kube_proxy"
 
 
-def _rule(ip: str, port: int, svc: ServiceSpec, what: str) -> str:
-    eps = svc.endpoints.get(port, ())
+def _rule(ip: str, port: int, svc: ServiceSpec, what: str, eps: Sequence[Endpoint]) -> str:
     comment = f'comment "{svc.key}:{port} {what}"'
     match = f"ip daddr {ip} tcp dport {port} counter"
     if not eps:
@@ -21,14 +24,18 @@ def _rule(ip: str, port: int, svc: ServiceSpec, what: str) -> str:
     return f"    {match} dnat ip to numgen random mod {len(eps)} map {{ {targets} }} {comment}"
 
 
-def ruleset(node_ip: str, services: list[ServiceSpec]) -> str:
+def ruleset(node_ip: str, services: list[ServiceSpec], node: str = "") -> str:
     dnat: list[str] = []
     reject: list[str] = []
     for svc in sorted(services, key=lambda s: s.key):
         for port in svc.ports:
             for ip, what in ((svc.cluster_ip, "ClusterIP"), (svc.lb_ip, "LoadBalancer")):
-                if ip:
-                    (dnat if svc.endpoints.get(port.port) else reject).append(_rule(ip, port.port, svc, what))
+                if not ip:
+                    continue
+                eps = svc.endpoints.get(port.port, ())
+                if what == "LoadBalancer" and svc.local:
+                    eps = tuple(e for e in eps if e.node == node)
+                (dnat if eps else reject).append(_rule(ip, port.port, svc, what, eps))
     body, refused = "\n".join(dnat), "\n".join(reject)
     # `add` then `delete` makes the file idempotent: the whole table is replaced in one transaction.
     return f"""add table ip {TABLE}

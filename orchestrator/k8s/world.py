@@ -15,11 +15,13 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from orchestrator.calico.models import IPPool
+from orchestrator.envoy.ir import container_port
 from orchestrator.errors import LabError
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service, ServicePort
 from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
 from orchestrator.k8s.gateway.plan import GatewayPlan
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
+from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TLSRoute
 from orchestrator.topology import Topology
 
@@ -65,6 +67,7 @@ class Endpoint:
     ip: str
     port: int
     pod: str
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,16 @@ class ServiceSpec:
     lb_ip: str
     ports: tuple[ServicePort, ...]
     endpoints: dict[int, tuple[Endpoint, ...]]  # service port -> ready endpoints
+    external_traffic_policy: str = "Cluster"
+
+    @property
+    def local(self) -> bool:
+        """externalTrafficPolicy Local on a LoadBalancer: its address goes to local endpoints only."""
+        return self.type == "LoadBalancer" and self.external_traffic_policy == "Local"
+
+    def local_nodes(self) -> list[str]:
+        """Nodes with a ready endpoint of the Service (Calico advertises its /32 from them)."""
+        return sorted({e.node for eps in self.endpoints.values() for e in eps if e.node})
 
     @property
     def key(self) -> str:
@@ -88,6 +101,7 @@ class GatewaySpec:
     pod: str  # "namespace/name" of its proxy pod
     service: str  # "namespace/name" of its LoadBalancer Service
     plan: GatewayPlan | None
+    listener_order: tuple[str, ...] = ()  # the Gateway's listener names in spec order
 
 
 @dataclass
@@ -99,6 +113,8 @@ class Allocations:
     lb_ips: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Kind/ns/name" -> status
     ready: list[str] = field(default_factory=list)  # pods ("ns/name") that answered their readiness check
+    # node -> LoadBalancer addresses its BIRD advertises as /32 (Local Services with an endpoint there)
+    local_services: dict[str, list[str]] = field(default_factory=dict)
 
     def pod_specs(self) -> list[PodSpec]:
         return [PodSpec(**{**p, "ports": tuple(p.get("ports", ())), "labels": dict(p.get("labels", {}))})
@@ -116,6 +132,7 @@ class Objects:
     routes: list[TLSRoute]
     grants: list[ReferenceGrant]
     lb_pools: list[IPPool]
+    policies: list[BackendTrafficPolicy] = field(default_factory=list)
 
 
 @dataclass
@@ -125,9 +142,19 @@ class World:
     gateways: dict[ObjKey, GatewaySpec]
     result: ReconcileResult | None
     secrets: dict[str, Secret]
+    policies: list[BackendTrafficPolicy] = field(default_factory=list)
 
     def pod(self, key: str) -> PodSpec:
         return self.pods[key]
+
+    def local_services(self) -> dict[str, list[str]]:
+        """node -> the LoadBalancer addresses of Local Services with a ready endpoint on it."""
+        out: dict[str, list[str]] = {}
+        for svc in self.services.values():
+            if svc.local and svc.lb_ip:
+                for node in svc.local_nodes():
+                    out.setdefault(node, []).append(svc.lb_ip)
+        return {n: sorted(a) for n, a in sorted(out.items())}
 
 
 def template_hash(dep: Deployment) -> str:
@@ -239,9 +266,13 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
             pod = PodSpec(GATEWAY_NAMESPACE, f"{deploy_name}-{safe_hash(owner, 10)}-{random_suffix()}", owner,
                           safe_hash(owner, 10), node, _pod_ip(node, blocks, others), labels, "gateway", ports)
         pods.append(pod)
+        # Envoy Gateway's Service: externalTrafficPolicy Local; a port below 1024 reaches the
+        # proxy at port + 10000, where the unprivileged Envoy binds it.
         services.append(Service(GATEWAY_NAMESPACE, svc_name, labels, "LoadBalancer",
-                                tuple(ServicePort(p, p, "TCP", f"tcp-{p}") for p in ports), labels, ""))
-        gateway_specs[key] = GatewaySpec(key, pod.key, f"{GATEWAY_NAMESPACE}/{svc_name}", None)
+                                tuple(ServicePort(p, container_port(p), "TCP", f"tcp-{p}") for p in ports),
+                                labels, "", "Local"))
+        gateway_specs[key] = GatewaySpec(key, pod.key, f"{GATEWAY_NAMESPACE}/{svc_name}", None,
+                                         tuple(lst.name for lst in gw.listeners))
 
     by_key = {p.key: p for p in pods}
     ready = set(alloc.ready) & set(by_key)
@@ -263,9 +294,10 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
                    and all(p.labels.get(k) == v for k, v in svc.selector.items())]
         for sp in svc.ports:
             target = sp.target_port if isinstance(sp.target_port, int) else 0
-            endpoints[sp.port] = tuple(Endpoint(p.ip, target, p.key) for p in members
+            endpoints[sp.port] = tuple(Endpoint(p.ip, target, p.key, p.node) for p in members
                                        if p.key in ready and target)
-        specs[skey] = ServiceSpec(svc.namespace, svc.name, svc.type, cluster_ip, lb_ip, svc.ports, endpoints)
+        specs[skey] = ServiceSpec(svc.namespace, svc.name, svc.type, cluster_ip, lb_ip, svc.ports, endpoints,
+                                  svc.external_traffic_policy)
     for gone in set(alloc.cluster_ips) - set(specs):
         alloc.cluster_ips.pop(gone)
     for gone in set(alloc.lb_ips) - set(specs):
@@ -279,10 +311,11 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         addresses=addresses, now=now, unready=unready,
         secrets=[ObjKey(s.namespace, s.name) for s in objs.secrets])
     for k, g in gateway_specs.items():
-        gateway_specs[k] = GatewaySpec(k, g.pod, g.service, result.plans.get(k))
+        gateway_specs[k] = GatewaySpec(k, g.pod, g.service, result.plans.get(k), g.listener_order)
     alloc.pods = [asdict(p) for p in pods]
     alloc.ready = sorted(ready)
-    return World(by_key, specs, gateway_specs, result, {f"{s.namespace}/{s.name}": s for s in objs.secrets})
+    return World(by_key, specs, gateway_specs, result, {f"{s.namespace}/{s.name}": s for s in objs.secrets},
+                 list(objs.policies))
 
 
 def _free_ip(cidr: IPv4Network, taken: dict[str, str], skip: int) -> str:

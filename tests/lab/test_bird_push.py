@@ -205,7 +205,11 @@ def test_losing_the_lb_routes_is_refused_and_forced_it_is_rolled_back(lab_name: 
     rc, out, _ = push(lab_name, cand)
     assert rc == 3 and out["status"] == "refused-warnings"
     lost = [r for r in out["validation"]["routes"] if r["lost_from"]]
-    assert [(r["prefix"], sorted(r["lost_from"])) for r in lost] == [(LB, sorted(NODES))]
+    # The pool's /26 from every node, and the Gateway's /32 (externalTrafficPolicy Local) from the
+    # one node running its proxy.
+    assert [(r["prefix"], sorted(r["lost_from"])) for r in lost if r["prefix"] == LB] == [(LB, sorted(NODES))]
+    slash32 = [r for r in lost if r["prefix"] != LB]
+    assert [r["prefix"] for r in slash32] == ["10.10.10.0/32"] and len(slash32[0]["lost_from"]) == 1
     assert router(lab_name) == before and bastion.read_text() == text
     rc, out, _ = push(lab_name, cand, "--force")
     assert rc == 4 and out["status"] == "rolled-back", out

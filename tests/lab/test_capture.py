@@ -27,6 +27,7 @@ from .helpers import gwlab
 
 pytestmark = pytest.mark.lab
 BLOCKS = {"control1": "10.50.0.0/28", "worker1": "10.50.0.16/28", "worker2": "10.50.0.32/28"}
+GW_32 = "10.10.10.0/32"
 LB = "10.10.10.0/26"
 WAIT = 30  # the most a test waits for an event it expects; it goes on as soon as it happens
 
@@ -117,13 +118,18 @@ def test_trace_bgp_filter_push_refreshes_without_session_reset(lab_name: str) ->
     running = lab.open_lab(None, lab_name)
     accepted = (IPv4Network("10.50.0.0/24"), IPv4Network(LB), IPv4Network("10.60.0.0/24"))
     pushed = []
+    proxy_nodes = {running.topo.node(p.spec.node).bgp_name for p in running.engine.host_pods() or []
+                   if p.spec.role == "gateway"}
     trace = trace_bgp.trace_bgp(running, lambda: pushed.append(bastion.push_filter(running, accepted)), settle=1.5)
     assert pushed and pushed[0].confirmed, pushed
     text = "\n".join(trace_bgp.report(trace))
     for peer in trace.peers:
         assert (peer.resets, peer.opens, peer.notifications) == (0, 0, []), text
         assert peer.refreshes(trace.bastion_ip) >= 1, text
-        assert set(peer.announced) == {LB, BLOCKS[peer.name]}, text
+        # A node running the Gateway's proxy also announces its /32 (externalTrafficPolicy Local).
+        assert set(peer.announced) - {LB, BLOCKS[peer.name]} <= {GW_32}, text
+        assert (GW_32 in peer.announced) == (peer.name in proxy_nodes) and {LB, BLOCKS[peer.name]} <= set(
+            peer.announced), text
         # BIRD's re-feed withdraws what its export filter rejects: no route the bastion held.
         assert peer.withdrawn == [] and "10.0.1.0/24" in peer.idle_withdrawals, text
         assert peer.state == "up before the capture"

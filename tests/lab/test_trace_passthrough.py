@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.engines.netns import namespaces as netns, procs
-from orchestrator.state import LabState, run_dir
+from orchestrator.engines.netns import namespaces as netns
+from orchestrator.envoy import xds_files
+from orchestrator.envoy.admin import Admin
+from orchestrator.envoy.layout import ProxyLayout
+from orchestrator.state import run_dir
 
 from .helpers import gwlab
 
@@ -112,7 +113,7 @@ def test_an_unknown_sni_is_refused_at_the_gateway(lab_name: str) -> None:
     # The echo pod was listened to all along: nothing came.
     [echo_cap] = [c for c in doc["captures"] if c["kind"] == "echo"]
     assert echo_cap["error"] is None and echo_cap["packets"] == 0 and echo_cap["stopped_by"] == "request done"
-    assert any("verdict=unknown-sni" in line for line in doc["gateway_log"]), doc["gateway_log"]
+    assert any("sni=unknown.example.com" in line and "flags=NR" in line for line in doc["gateway_log"]), doc["gateway_log"]
     assert doc["curl"]["exit_code"] != 0 and doc["curl"]["status_line"] == ""
 
     text = gwlab("trace", "passthrough", "--lab", lab_name, "--sni", "unknown.example.com").stdout
@@ -123,44 +124,51 @@ def test_an_unknown_sni_is_refused_at_the_gateway(lab_name: str) -> None:
 
 
 def terminate_tls_at_the_gateway(lab: str) -> None:
-    """Rewrite the gateway pod's HAProxy into a TLS-terminating proxy that re-originates TLS to the
-    echo pod, and reload it (SIGUSR2 to its master) as the controllers would."""
-    [cfg] = [p for p in run_dir(lab).glob("pods/*/haproxy.cfg") if "fe_6443" in p.read_text()]
-    original = cfg.read_text()
-    [server] = re.findall(r"^\s+server \S+ (\S+:8443)$", original, re.M)
+    """Rewrite the gateway pod's Envoy into a TLS-terminating proxy that re-originates TLS to the
+    echo pod: the same listener, its filter chain now with the echo server's certificate and key,
+    to a cluster that speaks TLS upstream; delivered as the controllers deliver (files Envoy
+    watches), then waited for in Envoy's config dump."""
+    [pod_dir] = [p.parent for p in run_dir(lab).glob("pods/*/envoy.yaml")]
+    where = ProxyLayout(pod_dir)
+    [listener] = [lst for lst in xds_files.read(where.lds) if lst["name"].endswith("/tls")]
+    [eds] = list(where.dir("eds").glob("*.yaml"))
+    [cla] = xds_files.read(eds)
+    [server] = [e["endpoint"] for loc in cla["endpoints"] for e in loc["lbEndpoints"]]
     certs = run_dir(lab) / "certs"
-    pem = cfg.parent / "terminating.pem"
-    pem.write_bytes((certs / f"{HOST}.crt").read_bytes() + (certs / f"{HOST}.key").read_bytes())
-    pem.chmod(0o600)
-    global_section = original.split("\ndefaults")[0]
-    cfg.write_text(f"""{global_section}
-
-defaults
-    mode tcp
-    log global
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-
-frontend fe_6443
-    bind 0.0.0.0:6443 ssl crt {pem}
-    log-format "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts terminated"
-    default_backend be_echo
-
-backend be_echo
-    server echo {server} ssl verify none sni str({HOST})
-""")
-    subprocess.run(["haproxy", "-c", "-f", str(cfg)], check=True, capture_output=True)
-    state = LabState.load(lab)
-    assert state is not None
-    [master] = [p for p in state.processes if p.role.startswith("pod:tigera-gateway/")]
-    assert procs.alive(master) and os.path.basename(os.readlink(f"/proc/{master.pid}/exe")) == "haproxy"
-    log = cfg.parent / "container.log"
-    loaded = log.read_text().count("Loading success.")
-    os.kill(master.pid, signal.SIGUSR2)
+    pair = {}
+    for field, name in (("certificateChain", f"{HOST}.crt"), ("privateKey", f"{HOST}.key")):
+        copy = where.root / f"terminating-{name}"  # the unprivileged Envoy reads only its own files
+        copy.write_bytes((certs / name).read_bytes())
+        copy.chmod(0o600)
+        os.chown(copy, where.root.stat().st_uid, where.root.stat().st_gid)
+        pair[field] = {"filename": str(copy)}
+    tls = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+    cluster = {"name": "terminating", "type": "STATIC", "connectTimeout": "5s",
+               "loadAssignment": {"clusterName": "terminating", "endpoints": [{"lbEndpoints": [{"endpoint": server}]}]},
+               "transportSocket": {"name": "envoy.transport_sockets.tls", "typedConfig": {
+                   "@type": tls + "UpstreamTlsContext", "sni": HOST}}}
+    chain = {"name": "terminating", "filters": [{"name": "envoy.filters.network.tcp_proxy", "typedConfig": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+        "cluster": "terminating", "statPrefix": "terminating"}}],
+        "transportSocket": {"name": "envoy.transport_sockets.tls", "typedConfig": {
+            "@type": tls + "DownstreamTlsContext", "commonTlsContext": {"tlsCertificates": [pair]}}}}
+    listener = {k: v for k, v in listener.items() if k not in ("@type", "listenerFilters")}
+    listener["filterChains"] = [chain]
+    clusters = [{k: v for k, v in c.items() if k != "@type"} for c in xds_files.read(where.cds)]
+    for path, kind, res in ((where.cds, "cds", clusters + [cluster]), (where.lds, "lds", [listener])):
+        tmp = where.root / f".{kind}.tmp"
+        tmp.write_text(xds_files.discovery_response(kind, res))
+        os.replace(tmp, path)
+    admin = Admin(where.admin_socket)
     deadline = time.monotonic() + 30  # the most it may take; it goes on as soon as it is done
-    while log.read_text().count("Loading success.") == loaded:
-        assert time.monotonic() < deadline, log.read_text()
+    def active() -> bool:  # the new listener took over the port (a warming one takes nothing yet)
+        [section] = admin.config_dump("listener")["configs"]
+        return any(c.get("name") == "terminating" for lst in section.get("dynamic_listeners", [])
+                   for c in lst.get("active_state", {}).get("listener", {}).get("filter_chains", [])) \
+            and admin.counter("listener_manager.total_listeners_warming") == 0
+
+    while not active():
+        assert time.monotonic() < deadline, where.log.read_text()[-2000:]
         time.sleep(0.05)
 
 

@@ -20,7 +20,7 @@ def problems(text: str) -> dict[str, Problem]:
 
 def test_the_table_lists_every_kind_once_with_kubectls_names() -> None:
     assert [k.kind for k in KINDS] == ["Pod", "Service", "Deployment", "Secret", "Gateway", "GatewayClass",
-                                       "TLSRoute", "ReferenceGrant", "GatewayAPI", "IPPool",
+                                       "TLSRoute", "ReferenceGrant", "BackendTrafficPolicy", "GatewayAPI", "IPPool",
                                        "BGPConfiguration", "BGPPeer"]
     assert kind_of("svc") is kind_of("services") is kind_of("Service")
     assert kind_of("gatewayclasses.gateway.networking.k8s.io").kind == "GatewayClass"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 
 from orchestrator import PROJECT_ROOT, cluster, manifests, pki, topology
 from orchestrator.engines.netns.controllers import objects_of
@@ -87,12 +88,29 @@ def test_kube_proxy_rules() -> None:
     first = world(workshop(), alloc)
     alloc.ready = sorted(first.pods)
     w = world(workshop(), alloc)
-    rules = kube_proxy.ruleset("10.0.1.12", list(w.services.values()))
     lb = next(s for s in w.services.values() if s.lb_ip)
     gw = next(p for p in w.pods.values() if p.role == "gateway")
-    assert f"ip daddr {lb.lb_ip} tcp dport 6443 counter dnat ip to {gw.ip}:6443" in rules
-    assert f"ip daddr {lb.lb_ip} tcp dport 80 counter reject" not in rules  # the proxy serves 80 too
-    assert "snat ip to 10.0.1.12" in rules
+    other = next(n.name for n in TOPO.k8s_nodes if n.name != gw.node)
+    ip = {n.name: str(n.ip) for n in TOPO.k8s_nodes}
+    # externalTrafficPolicy Local: the proxy's node forwards its LoadBalancer address to the local
+    # proxy (port 80 to Envoy's 10080), another node refuses it; the ClusterIP goes anywhere.
+    here = kube_proxy.ruleset(ip[gw.node], list(w.services.values()), gw.node)
+    assert lb.external_traffic_policy == "Local"
+    assert f"ip daddr {lb.lb_ip} tcp dport 6443 counter dnat ip to {gw.ip}:6443" in here
+    assert f"ip daddr {lb.lb_ip} tcp dport 80 counter dnat ip to {gw.ip}:10080" in here
+    there = kube_proxy.ruleset(ip[other], list(w.services.values()), other)
+    assert f"ip daddr {lb.lb_ip} tcp dport 6443 counter reject with tcp reset" in there
+    assert f"ip daddr {lb.cluster_ip} tcp dport 6443 counter dnat ip to {gw.ip}:6443" in there
+    assert f"snat ip to {ip[other]}" in there
+    assert w.local_services() == {gw.node: [lb.lb_ip]}
+
+
+def test_local_service_addresses_in_the_node_speakers_config() -> None:
+    speakers = cluster.plan(TOPO, [], cluster.base_documents()).speakers
+    node = sorted(speakers)[1]
+    text = speakers[node].with_local_services(["10.10.10.0"]).render(Path("/x"))["bird_aggr.cfg"]
+    assert "route 10.10.10.0/32 blackhole;" in text
+    assert "10.10.10.0/32" not in speakers[node].render(Path("/x"))["bird_aggr.cfg"]
 
 
 def test_a_second_gateway_gets_its_own_proxy_address() -> None:

@@ -3,8 +3,8 @@ computes the desired world (orchestrator.k8s.world) and makes the namespaces mat
 created and removed, kube-proxy's rules, gateway proxies started or reloaded; then it writes the
 objects' status as a real cluster would report it.
 
-Order matters as on a cluster: backends first, then the gateway proxy (HAProxy marks a server
-DOWN at its first failed check, so it starts only once its backends listen).
+Order matters as on a cluster: backends first, then the gateway proxy (Envoy), whose endpoints
+are the ready backends.
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ import yaml
 from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
 from orchestrator.engines.base import SyncReport
-from orchestrator.engines.netns import procs
+from orchestrator.engines.netns import procs, proxy
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
+from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
 from orchestrator.fsutil import atomic_write
 
 READY_WAIT = 15.0
+TERMINATION_GRACE = 30.0  # Kubernetes' default terminationGracePeriodSeconds
 DEFAULT_SERVICE_CIDR = IPv4Network("10.96.0.0/16")
 
 
@@ -40,7 +42,7 @@ def objects_of(plan: ClusterPlan) -> Objects:
         return [o for o in objs if isinstance(o, kind)]
     return Objects(of(Deployment), of(Service), of(Secret), of(GatewayAPI), of(GatewayClass), of(Gateway),
                    of(TLSRoute), of(ReferenceGrant),
-                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses])
+                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses], of(BackendTrafficPolicy))
 
 
 def service_cidr(kind_config: Path) -> IPv4Network:
@@ -89,8 +91,11 @@ class Controllers:
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         self._save(alloc)  # pods about to be made are on record before they exist
         running = plane.existing()
-        for key in sorted((set(running) | set(previous)) - set(world.pods)):
-            plane.remove(key)
+        leaving = sorted((set(running) | set(previous)) - set(world.pods))
+        if leaving:
+            plane.drain(world, [previous[k] for k in leaving if k in previous])
+        for key in leaving:
+            plane.remove(key, TERMINATION_GRACE)
             report.removed.append(key)
         # A pod whose process died is started again, as the kubelet restarts a container.
         for key, proc in list(running.items()):
@@ -113,7 +118,7 @@ class Controllers:
         gateways = [p for p in new if p.role == "gateway"]
         plane.create(gateways, world)
         report.created += [p.key for p in gateways]
-        report.reloaded = plane.sync_gateways(world)
+        report.reloaded, refused = plane.sync_gateways(world)
         gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
         ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}
@@ -121,17 +126,21 @@ class Controllers:
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         report.kube_proxy = plane.sync_kube_proxy(list(world.services.values()))
         report.not_ready = sorted(set(world.pods) - set(alloc.ready))
-        self._write_statuses(world, objs, alloc)
+        alloc.local_services = world.local_services()
+        self._write_statuses(world, objs, alloc, refused)
         self._save(alloc)
         return report
 
-    def _write_statuses(self, world: World, objs: Objects, alloc: Allocations) -> None:
+    def _write_statuses(self, world: World, objs: Objects, alloc: Allocations,
+                        refused: dict[str, str] | None = None) -> None:
         old = alloc.statuses
         new: dict[str, dict[str, Any]] = {}
         result = world.result
         if result is not None:
             for key, st in result.gateways.items():
                 new[f"Gateway/{key.namespace}/{key.name}"] = st.to_dict()
+                if str(key) in (refused or {}):
+                    new[f"Gateway/{key}"] = proxy.mark_refused(new[f"Gateway/{key}"], (refused or {})[str(key)])
             for key, rt in result.routes.items():
                 new[f"TLSRoute/{key.namespace}/{key.name}"] = rt.to_dict()
             for key, ct in result.gateway_classes.items():

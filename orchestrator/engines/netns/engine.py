@@ -112,10 +112,15 @@ class NetnsEngine(Engine):
                  f"on the bastion and {len(speakers)} nodes ({time.perf_counter() - t:.2f} s)")
 
     def apply_speakers(self, speakers: dict[str, SpeakerConfig]) -> list[str]:
+        """Each node's BIRD reconfigured in place (same PID) where its config changed; the /32s of
+        Local Services come from the controllers' last sync."""
+        from orchestrator.engines.netns.controllers import Controllers
+
+        local = Controllers(self.host).allocations().local_services
         changed = []
         for node, cfg in speakers.items():
             d = self.node_dir(node)
-            files = cfg.render(d, self.state.bgp_timers)
+            files = cfg.with_local_services(local.get(node, [])).render(d, self.state.bgp_timers)
             if all((d / n).is_file() and (d / n).read_text() == text for n, text in files.items()):
                 continue
             self._write(d, files)
@@ -130,7 +135,7 @@ class NetnsEngine(Engine):
         from orchestrator.engines.netns.controllers import Controllers  # the k8s plane loads on first use
 
         report = Controllers(self.host).sync(plan)
-        report.speakers = speakers
+        report.speakers = sorted(set(speakers) | set(self.apply_speakers(plan.speakers)))
         return report
 
     def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Pods in the netns engine: a namespace per pod, wired to its node as Calico wires pods, with the
-container's process inside; kube-proxy's nftables rules per node; a gateway pod's HAProxy.
+container's process inside; kube-proxy's nftables rules per node; a gateway pod's Envoy (proxy.py).
 
 Calico's wiring: the node side of the veth is `cali<hash>` with MAC ee:ee:ee:ee:ee:ee and a /32
 route to the pod; the pod has its address as a /32 on eth0, a link route to 169.254.1.1 and a
@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import socket
 import sys
 import time
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from orchestrator.engines.netns import namespaces, neighbours, procs
+from orchestrator.engines.netns import namespaces, neighbours, procs, proxy
+from orchestrator.engines.netns.proxy import POD_UID
 from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.rtnl import IPRoute
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
-from orchestrator.k8s import haproxy, kube_proxy
-from orchestrator.k8s.world import GatewaySpec, PodSpec, ServiceSpec, World
+from orchestrator.envoy.validate import EnvoyRefused
+from orchestrator.k8s import kube_proxy
+from orchestrator.k8s.world import PodSpec, ServiceSpec, World
 from orchestrator.rundir import PodFiles
 from orchestrator.state import Proc, ns_name
 
@@ -36,7 +37,6 @@ POD_SYSCTLS = {
     "net.ipv6.conf.all.disable_ipv6": "1",
     "net.ipv6.conf.default.disable_ipv6": "1",
 }
-HAPROXY = "/usr/sbin/haproxy"
 
 
 def pod_ns(lab: str, pod: PodSpec) -> str:
@@ -106,9 +106,12 @@ class PodPlane:
                 raise LabError(f"pod {pod.key}: Secret {secret_name!r} does not exist "
                                f"(the workshop makes it in demo step 1: `gwlab certs --apply`)")
             volume = paths.volumes / secret_name
-            volume.mkdir(parents=True, exist_ok=True)
+            for d in (paths.volumes, volume):
+                d.mkdir(mode=0o700, exist_ok=True)
+                os.chown(d, POD_UID, POD_UID)
             for key, data in secret.data.items():
-                atomic_write(volume / key, data)
+                atomic_write(volume / key, data)  # 0600, readable by the pod's user only
+                os.chown(volume / key, POD_UID, POD_UID)
             translated[mount.rstrip("/")] = str(volume)
         for name, value in pod.env.items():
             for mount, target in translated.items():
@@ -119,41 +122,32 @@ class PodPlane:
         return env
 
     def _start(self, pod: PodSpec, world: World) -> Proc:
-        paths = self.paths(pod)
-        paths.root.mkdir(parents=True, exist_ok=True)
-        paths.marker.write_text(pod.key + "\n")
+        paths = self._pod_dir(pod)
         ns = pod_ns(self.lab, pod)
         if pod.role == "echo":
             return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
-                               env=self._echo_env(pod, world), cwd=paths.root)
+                               env=self._echo_env(pod, world), cwd=paths.root, uid=POD_UID)
         gw = next(g for g in world.gateways.values() if g.pod == pod.key)
-        self._write_haproxy(gw, world)
-        return procs.spawn(role(pod), ns, [HAPROXY, "-W", "-db", "-f", str(paths.haproxy_cfg)], paths.log)
+        where = proxy.layout(paths.root)
+        proxy.configure(gw, world, where, pod.name)
+        return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID)
 
-    def _render_haproxy(self, gw: GatewaySpec, world: World) -> str:
-        pod = world.pod(gw.pod)
-        endpoints: dict[tuple[str, str, int], list[tuple[str, int]]] = {}
-        for svc in world.services.values():
-            for port, eps in svc.endpoints.items():
-                endpoints[(svc.namespace, svc.name, port)] = [(e.ip, e.port) for e in eps]
-        settings = haproxy.HAProxySettings(bind_address="0.0.0.0", stats_socket=str(self.paths(pod).stats_socket),
-                                           health_checks=False)
-        if gw.plan is None:
-            from orchestrator.k8s.gateway.plan import GatewayPlan
-
-            return haproxy.render_haproxy_config(GatewayPlan(gw.key, None, ()), {}, settings)
-        return haproxy.render_haproxy_config(gw.plan, endpoints, settings)
-
-    def _write_haproxy(self, gw: GatewaySpec, world: World) -> bool:
-        """Write the gateway's config if it changed (checked by haproxy -c first). True if changed."""
-        paths = self.paths(world.pod(gw.pod))
-        text = self._render_haproxy(gw, world)
-        if paths.haproxy_cfg.is_file() and paths.haproxy_cfg.read_text() == text:
-            return False
-        paths.root.mkdir(parents=True, exist_ok=True)
-        haproxy.haproxy_check(text, directory=str(paths.root))
-        atomic_write(paths.haproxy_cfg, text)
-        return True
+    def _pod_dir(self, pod: PodSpec) -> PodFiles:
+        """The pod's directory, owned by the pod's user (0700), with its log; the directories above
+        it let that user through (0711) and list nothing."""
+        paths = self.paths(pod)
+        for d in (self.host.files.root, paths.root.parent):
+            d.mkdir(mode=0o711, parents=True, exist_ok=True)
+            d.chmod(0o711)
+        paths.root.mkdir(mode=0o700, exist_ok=True)
+        os.chown(paths.root, POD_UID, POD_UID)
+        atomic_write(paths.marker, pod.key + "\n")
+        fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.fchown(fd, POD_UID, POD_UID)  # Envoy's access log appends to it as the pod's user
+        finally:
+            os.close(fd)
+        return paths
 
     # -- readiness ---------------------------------------------------------------------------
     def echo_ready(self, pod: PodSpec) -> bool:
@@ -166,49 +160,12 @@ class PodPlane:
         finally:
             s.close()
 
-    def _stats(self, pod: PodSpec, command: str) -> str | None:
-        """One command on the gateway pod's HAProxy stats socket; None when HAProxy does not answer."""
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(1)
-                s.connect(str(self.paths(pod).stats_socket))
-                s.sendall(command.encode() + b"\n")
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-        except OSError:
-            return None
-        return data.decode()
-
-    def haproxy_servers(self, pod: PodSpec) -> dict[str, str] | None:
-        """backend/server -> UP|DOWN from `show servers state`; None when HAProxy does not answer."""
-        data = self._stats(pod, "show servers state")
-        if data is None:
-            return None
-        states: dict[str, str] = {}
-        for line in data.splitlines()[2:]:
-            cols = line.split()
-            if len(cols) > 5:
-                states[f"{cols[1]}/{cols[3]}"] = {"0": "DOWN", "2": "UP", "3": "UP"}.get(cols[5], "DOWN")
-        return states
-
     def backend_sessions(self, pod: PodSpec) -> int | None:
-        """Connections HAProxy has passed to any backend server so far (`show stat`, column stot)."""
-        data = self._stats(pod, "show stat")
-        lines = data.splitlines() if data is not None else []
-        if not lines or not lines[0].startswith("# "):
-            return None
-        cols = lines[0][2:].split(",")
-        total = 0
-        for line in lines[1:]:
-            row = dict(zip(cols, line.split(",")))
-            if row.get("svname") not in ("FRONTEND", "BACKEND", None) and row.get("stot", "").isdigit():
-                total += int(row["stot"])
-        return total
+        """Connections the gateway pod's Envoy has opened to any backend so far."""
+        return proxy.backend_sessions(proxy.layout(self.paths(pod).root))
 
     def gateway_ready(self, pod: PodSpec) -> bool:
-        states = self.haproxy_servers(pod)
-        return states is not None and all(s == "UP" for s in states.values())
+        return proxy.ready(proxy.layout(self.paths(pod).root))
 
     def ready(self, pod: PodSpec) -> bool:
         proc = self.host.state.process(role(pod))
@@ -220,12 +177,29 @@ class PodPlane:
     def existing(self) -> dict[str, Proc]:
         return {p.role[4:]: p for p in self.host.state.processes if p.role.startswith("pod:")}
 
-    def remove(self, key: str) -> None:
-        """Stop a pod's process and remove its namespace (its veth and the node's /32 go with it)."""
+    def drain(self, world: World, leaving: list[PodSpec], timeout: float = 5.0) -> None:
+        """Endpoints first, as a cluster removes a terminating pod: kube-proxy's rules and every
+        proxy's EDS without the leaving pods, then wait (bounded) until no running Envoy holds
+        them any more. Established connections stay (conntrack, Envoy's open upstreams)."""
+        gone = {f"{p.ip}:{port}" for p in leaving for port in p.ports}
+        self.sync_kube_proxy(list(world.services.values()))
+        self.sync_gateways(world)
+        proxies = [proxy.layout(self.paths(p).root) for p in world.pods.values()
+                   if p.role == "gateway" and p.key in self.existing()]
+        deadline = time.monotonic() + timeout
+        while gone and time.monotonic() < deadline:
+            held = [proxy.upstream_hosts(w) for w in proxies]
+            if all(h is None or not (h & gone) for h in held):
+                return
+            time.sleep(0.02)
+
+    def remove(self, key: str, grace: float = 2.0) -> None:
+        """Stop a pod's process (SIGTERM, SIGKILL after `grace` s: the pod's
+        terminationGracePeriodSeconds) and remove its namespace (its veth and the node's /32 go with it)."""
         namespace, name = key.split("/", 1)
         proc = self.host.state.process(f"pod:{key}")
         if proc:
-            procs.stop([proc])
+            procs.stop([proc], grace)
             self.host.state.drop_process(f"pod:{key}")
         ns = ns_name(self.lab, f"pod-{name}")
         for pid in namespaces.pids_in([ns]):
@@ -267,7 +241,7 @@ class PodPlane:
     def sync_kube_proxy(self, services: list[ServiceSpec]) -> list[str]:
         changed = []
         for node in self.host.topo.k8s_nodes:
-            text = kube_proxy.ruleset(str(node.ip), services)
+            text = kube_proxy.ruleset(str(node.ip), services, node.name)
             path = self.host.files.node(node.name).kube_proxy_rules
             if path.is_file() and path.read_text() == text:
                 continue
@@ -279,15 +253,22 @@ class PodPlane:
             changed.append(node.name)
         return changed
 
-    def sync_gateways(self, world: World) -> list[str]:
-        reloaded = []
+    def sync_gateways(self, world: World) -> tuple[list[str], dict[str, str]]:
+        """Each running proxy's files brought to its Gateway's plan (Envoy reloads them itself,
+        draining what leaves). Returns the pods whose files changed, and per Gateway ("ns/name")
+        Envoy's reason for refusing a translation (its running config then stays as it was)."""
+        changed, refused = [], {}
         for gw in world.gateways.values():
             pod = world.pod(gw.pod)
             proc = self.host.state.process(role(pod))
-            if self._write_haproxy(gw, world) and proc and procs.alive(proc):
-                os.kill(proc.pid, signal.SIGUSR2)  # master-worker reload: old workers finish their connections
-                reloaded.append(gw.pod)
-        return reloaded
+            if proc is None or not procs.alive(proc):
+                continue
+            try:
+                if proxy.configure(gw, world, proxy.layout(self.paths(pod).root), pod.name):
+                    changed.append(gw.pod)
+            except EnvoyRefused as exc:
+                refused[str(gw.key)] = str(exc)
+        return changed, refused
 
     def wait_ready(self, pods: list[PodSpec], timeout: float) -> tuple[list[str], list[str]]:
         """(ready, not ready) pod keys, polling until all are ready or `timeout` is spent."""

@@ -29,20 +29,29 @@ def _start_time(pid: int) -> int | None:
 
 
 NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
+
+
+def unprivileged(uid: int, argv: list[str]) -> list[str]:
+    """argv run as uid:gid `uid`, no supplementary groups, no capabilities (none inheritable, an
+    empty bounding set) and no-new-privs, as a pod's securityContext with runAsNonRoot and
+    capabilities drop ALL gives it."""
+    return [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--", *argv]
 
 
 def alive(proc: Proc) -> bool:
     if _start_time(proc.pid) != proc.start_time:
         return False
     try:
-        # nsenter execs the daemon in place: right after spawn, the PID may still be nsenter's.
-        return os.readlink(f"/proc/{proc.pid}/exe") in (proc.exe, os.path.realpath(NSENTER))
+        # nsenter (and setpriv) exec the daemon in place: right after spawn, the PID may still be theirs.
+        return os.readlink(f"/proc/{proc.pid}/exe") in (proc.exe, os.path.realpath(NSENTER), os.path.realpath(SETPRIV))
     except OSError:
         return False
 
 
 def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> Proc:
+          cwd: Path | None = None, uid: int | None = None) -> Proc:
     """Start argv inside namespace `ns`, detached from our terminal, output appended to `log`.
 
     nsenter enters the namespace and execs argv, so the PID is the daemon's; it is spawned
@@ -50,7 +59,7 @@ def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | 
     exe = os.path.realpath(shutil.which(argv[0]) or argv[0])
     with open(log, "ab") as out:
         child = subprocess.Popen(
-            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *argv], stdin=subprocess.DEVNULL, stdout=out,
+            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *(argv if uid is None else unprivileged(uid, argv))], stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd, close_fds=True)
     start = _start_time(child.pid)
     if start is None:

@@ -3,9 +3,9 @@
 It behaves like Envoy Gateway (the controller behind Calico's `tigera-gateway-class`): the same
 condition types, reasons and precedence, checked against the Gateway API spec
 (kubernetes-sigs/gateway-api apis/v1/shared_types.go, gateway_types.go, apis/v1alpha2/
-tlsroute_types.go) and its TLSRoute conformance tests. The data plane is gwlab's HAProxy, which
-only passes TLS through: listeners it cannot serve are still reported as a real cluster would,
-and listed in the plan as unserved.
+tlsroute_types.go) and its TLSRoute conformance tests. The plan lists the TLS passthrough
+ports with their SNI routes, and every other programmed listener as unserved; the proxy's
+translation (orchestrator/envoy/adapter.py) makes HTTP and TCP listeners of those.
 """
 
 
