@@ -4,12 +4,11 @@ listener's port, written while the trace ran, each shown as one readable line.""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
-from orchestrator.envoy.accesslog import AccessLogEntry
+from orchestrator.envoy.accesslog import AccessLogEntry, access_docs
 from orchestrator.envoy.ir import container_port
 
 # Envoy writes its access log every 100 ms in the lab (proxy.LOG_FLUSH_MS): wait at most this long.
@@ -36,15 +35,7 @@ def _entries_since(sizes: dict[str, int], port: int) -> list[dict[str, Any]]:
                 text = f.read().decode(errors="replace")
         except OSError:
             continue
-        for line in text.splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(doc, dict) and str(doc.get("downstream_local_address", "")).endswith(bound):
-                out.append(doc)
+        out += [d for d in access_docs(text) if str(d.get("downstream_local_address", "")).endswith(bound)]
     return out
 
 

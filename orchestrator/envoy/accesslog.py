@@ -50,11 +50,16 @@ class AccessLogEntry:
 
 def read_access_log(path: Path) -> list[AccessLogEntry]:
     """Every access log line of the file, in order; other lines (Envoy's own log) are skipped."""
-    entries = []
     try:
         text = path.read_text(errors="replace")
     except FileNotFoundError:
         return []
+    return [AccessLogEntry.from_json(doc) for doc in access_docs(text)]
+
+
+def access_docs(text: str) -> list[dict[str, Any]]:
+    """The access log's JSON objects among the lines of a pod's log (Envoy's own lines skipped)."""
+    docs = []
     for line in text.splitlines():
         if not line.startswith("{"):
             continue
@@ -63,5 +68,5 @@ def read_access_log(path: Path) -> list[AccessLogEntry]:
         except json.JSONDecodeError:
             continue
         if isinstance(doc, dict) and "start_time" in doc:
-            entries.append(AccessLogEntry.from_json(doc))
-    return entries
+            docs.append(doc)
+    return docs
