@@ -1,0 +1,116 @@
+"""Subresources: status (only status changes), scale (autoscaling/v1 Scale of a Deployment or
+ReplicaSet), pods/log (a file), pods/exec and pods/portforward (refused, naming `gwlab exec`)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.apiserver import errors
+from orchestrator.apiserver.body import decode_body
+from orchestrator.apiserver.errors import ApiError
+from orchestrator.apiserver.selectors import Requirement
+
+if TYPE_CHECKING:
+    from orchestrator.apiserver.rest import Api, Request, Response, Target
+
+Obj = dict[str, Any]
+SCALE = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+
+
+def handle(api: Api, req: Request, t: Target) -> Response:
+    from orchestrator.apiserver.rest import LOG_ANNOTATION, Response
+
+    r = t.resource
+    strict = req.query.get("fieldValidation", "Warn")
+    if t.subresource in ("exec", "portforward"):
+        what = "exec" if t.subresource == "exec" else "port-forward"
+        raise ApiError(400, "BadRequest", f"{what} into pods is not available from this lab's API server: the pod "
+                       f"runs in a network namespace of the lab; use `gwlab exec pod/{t.name} -- COMMAND`")
+    if t.subresource == "log":
+        if req.method != "GET":
+            raise errors.method_not_allowed()
+        pod = api.objects.get(r, t.namespace, t.name)
+        container = req.query.get("container", "")
+        path = api.log_source(pod, container) if api.log_source else None
+        annotated = (pod["metadata"].get("annotations") or {}).get(LOG_ANNOTATION)
+        path = path or (Path(annotated) if annotated else None)
+        if path is None or not path.is_file():
+            raise errors.bad_request(f'container "{container or _first_container(pod)}" in pod "{t.name}" is '
+                                     "waiting to start: no log yet")
+        data = path.read_bytes()
+        tail = req.query.get("tailLines")
+        if tail and tail.isdigit():
+            data = b"".join(data.splitlines(keepends=True)[-int(tail):]) if int(tail) else b""
+        return Response(200, data, "text/plain")
+    if t.subresource == "scale":
+        return _scale(api, req, t, strict)
+    if t.subresource in ("status", "finalize"):
+        if req.method == "GET":
+            return api._answer(200, api.objects.get(r, t.namespace, t.name), [], req, r)
+        if req.method == "PUT":
+            body = decode_body(req.body, req.headers)
+        elif req.method == "PATCH":
+            body = api._patched(req, t)
+        else:
+            raise errors.method_not_allowed()
+        sub = "status" if t.subresource == "status" else ""
+        out = api.objects.update(r, t.namespace, t.name, body, strict, subresource=sub)
+        return api._answer(200, out.obj, out.warnings, req, r)
+    raise errors.no_route(req.path)
+
+
+def _first_container(pod: Obj) -> str:
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    return str(containers[0].get("name", ""))
+
+
+def _selector_text(sel: Any) -> str:
+    if not isinstance(sel, dict):
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}.get(e.get("operator"), "")
+        req = Requirement(e.get("key", ""), op, tuple(e.get("values") or []))
+        values = ",".join(req.values)
+        parts.append({"in": f"{req.key} in ({values})", "notin": f"{req.key} notin ({values})",
+                      "exists": req.key, "!": f"!{req.key}"}.get(op, req.key))
+    return ",".join(parts)
+
+
+def as_scale(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in meta},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": _selector_text((obj.get("spec") or {}).get("selector"))}}
+
+
+def _scale(api: Api, req: Request, t: Target, strict: str) -> Response:
+    from orchestrator.apiserver.rest import Response
+
+    r = t.resource
+    current = api.objects.get(r, t.namespace, t.name)
+    if req.method == "GET":
+        return Response(200, as_scale(current))
+    if req.method == "PUT":
+        scale = decode_body(req.body, req.headers)
+    elif req.method == "PATCH":
+        scale = api._patched(req, t, as_scale(current))
+    else:
+        raise errors.method_not_allowed()
+    if not isinstance(scale, dict):
+        raise errors.bad_request("the body must be a Scale object")
+    replicas = (scale.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.invalid("autoscaling", "Scale", t.name, [errors.Cause(
+            "spec.replicas", f"Invalid value: {replicas!r}: must be greater than or equal to 0")])
+    updated = copy.deepcopy(current)
+    updated["spec"]["replicas"] = replicas
+    wanted_rv = (scale.get("metadata") or {}).get("resourceVersion")
+    updated["metadata"]["resourceVersion"] = wanted_rv or current["metadata"]["resourceVersion"]
+    out = api.objects.update(r, t.namespace, t.name, updated, strict)
+    return Response(200, as_scale(out.obj))
