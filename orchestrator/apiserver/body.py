@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.apiserver import errors
+from orchestrator.apiserver import errors, protobuf
 
 MAX_BODY = 3 * 1024 * 1024
 
@@ -48,6 +48,5 @@ def decode_body(body: bytes, headers: dict[str, str]) -> Any:
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"the body of the request could not be decoded as YAML: {exc}") from None
     if ctype == "application/vnd.kubernetes.protobuf":
-        raise errors.ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                              "accepted media types include: application/json, application/yaml")
+        return protobuf.decode(body)
     raise errors.unsupported_media(ctype)

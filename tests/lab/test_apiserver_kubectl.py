@@ -1,0 +1,285 @@
+"""The real kubectl 1.37 against the lab's API server, inside a scratch network namespace."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator import PROJECT_ROOT
+from orchestrator.pki import make_ca, make_leaf
+from tests.lab.kubectl_lab import KubeLab, kube_lab
+from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE, STEP5_PATCH
+
+pytestmark = pytest.mark.lab
+ECHO = (PROJECT_ROOT / "lab/manifests/app/echoserver.yaml").read_text()
+GW = "gateway/tls-passthrough-gateway"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeLab]:
+    with kube_lab(tmp_path_factory.mktemp("kube")) as kl:
+        yield kl
+
+
+def _lines(out: subprocess.CompletedProcess[str]) -> list[str]:
+    return out.stdout.strip().splitlines()
+
+
+def test_apply_from_stdin_created_unchanged_configured(lab: KubeLab) -> None:
+    first = lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    assert _lines(first) == ["service/passthrough-echoserver created",
+                             "deployment.apps/passthrough-echoserver created"]
+    assert first.stderr == ""
+    again = lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    assert _lines(again) == ["service/passthrough-echoserver unchanged",
+                             "deployment.apps/passthrough-echoserver unchanged"]
+    edited = lab.kubectl("apply", "-f", "-", stdin=ECHO.replace("replicas: 1", "replicas: 2"))
+    assert _lines(edited) == ["service/passthrough-echoserver unchanged",
+                              "deployment.apps/passthrough-echoserver configured"]
+    deploy = json.loads(lab.kubectl("get", "deploy", "passthrough-echoserver", "-o", "json").stdout)
+    assert deploy["spec"]["replicas"] == 2
+    assert deploy["metadata"]["generation"] == 2
+    assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}
+    svc = json.loads(lab.kubectl("get", "svc", "passthrough-echoserver", "-o", "json").stdout)
+    assert svc["spec"]["clusterIP"].startswith("10.96.")
+    assert svc["spec"]["ports"] == [{"port": 443, "protocol": "TCP", "targetPort": 8443}]
+    lab.kubectl("apply", "-f", "-", stdin=ECHO)
+
+
+def test_reapply_keeps_an_env_var_set_by_kubectl_set_env(lab: KubeLab) -> None:
+    lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    lab.kubectl("set", "env", "deployment/passthrough-echoserver", "EXTRA=kept")
+    out = lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    # kubectl's own three-way patch carries $setElementOrder/env here, so it says "configured"
+    assert "deployment.apps/passthrough-echoserver configured" in out.stdout
+    env = json.loads(lab.kubectl("get", "deploy", "passthrough-echoserver", "-o",
+                                 "jsonpath={.spec.template.spec.containers[0].env}").stdout)
+    assert [e["name"] for e in env] == ["HTTPS_PORT", "TLS_SERVER_CERT", "TLS_SERVER_PRIVKEY", "POD_NAME",
+                                        "NAMESPACE", "EXTRA"]
+    changed = lab.kubectl("apply", "-f", "-", stdin=ECHO.replace('value: "8443"', 'value: "9443"'))
+    assert "deployment.apps/passthrough-echoserver configured" in changed.stdout
+    env = json.loads(lab.kubectl("get", "deploy", "passthrough-echoserver", "-o",
+                                 "jsonpath={.spec.template.spec.containers[0].env}").stdout)
+    assert env[0] == {"name": "HTTPS_PORT", "value": "9443"} and env[-1] == {"name": "EXTRA", "value": "kept"}
+
+
+def test_create_secret_tls_twice_says_already_exists(lab: KubeLab, tmp_path: Path) -> None:
+    ca = make_ca()
+    leaf = make_leaf(ca)
+    (tmp_path / "tls.crt").write_bytes(leaf.cert_pem)
+    (tmp_path / "tls.key").write_bytes(leaf.key_pem)
+    args = ("create", "secret", "tls", "server-certs", f"--key={tmp_path / 'tls.key'}",
+            f"--cert={tmp_path / 'tls.crt'}")
+    assert lab.kubectl(*args).stdout.strip() == "secret/server-certs created"
+    again = lab.kubectl(*args, check=False)
+    assert again.returncode == 1
+    assert again.stderr.strip() == 'error: failed to create secret secrets "server-certs" already exists'
+    table = _lines(lab.kubectl("get", "secret", "server-certs"))
+    assert table[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert table[1].split()[:3] == ["server-certs", "kubernetes.io/tls", "2"]
+
+
+def test_gateway_step5_json_patch_then_reapply_drops_the_listener(lab: KubeLab) -> None:
+    out = lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY + "---\n" + STEP4_ROUTE)
+    assert "gateway.gateway.networking.k8s.io/tls-passthrough-gateway created" in out.stdout
+    patched = lab.kubectl("patch", "gateway", "tls-passthrough-gateway", "--type=json", "--patch", STEP5_PATCH)
+    assert patched.stdout.strip() == "gateway.gateway.networking.k8s.io/tls-passthrough-gateway patched"
+    names = lab.kubectl("get", GW, "-o", "jsonpath={.spec.listeners[*].name}").stdout
+    assert names == "http tls"
+    again = lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY)
+    assert again.stdout.strip() == "gateway.gateway.networking.k8s.io/tls-passthrough-gateway configured"
+    assert lab.kubectl("get", GW, "-o", "jsonpath={.spec.listeners[*].name}").stdout == "http"
+    header = _lines(lab.kubectl("get", "gateway"))[0].split()
+    assert header == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"]
+
+
+def test_wait_for_jsonpath_and_condition_after_a_status_update(lab: KubeLab) -> None:
+    lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY)
+    waiter = lab.popen("wait", f"--for=jsonpath={{.status.addresses[0].value}}=10.10.10.0", GW, "--timeout=30s")
+    cond = lab.popen("wait", "--for=condition=Programmed", GW, "--timeout=30s")
+    status = {"status": {"addresses": [{"type": "IPAddress", "value": "10.10.10.0"}], "conditions": [
+        {"type": "Programmed", "status": "True", "reason": "Programmed", "message": "",
+         "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    lab.kubectl("patch", GW, "--subresource=status", "--type=merge", "-p", json.dumps(status))
+    out, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 0, err
+    assert out.strip() == "gateway.gateway.networking.k8s.io/tls-passthrough-gateway condition met"
+    out, err = cond.communicate(timeout=30)
+    assert cond.returncode == 0, err
+    addr = lab.kubectl("get", GW, "-o", "jsonpath={.status.addresses[0].value}").stdout
+    assert addr == "10.10.10.0"
+    row = _lines(lab.kubectl("get", GW))[1].split()
+    assert row[:4] == ["tls-passthrough-gateway", "tigera-gateway-class", "10.10.10.0", "True"]
+    # the main resource ignores status; the status subresource ignores everything else
+    lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY.replace("port: 80", "port: 8080"))
+    assert lab.kubectl("get", GW, "-o", "jsonpath={.status.addresses[0].value}").stdout == "10.10.10.0"
+
+
+def test_get_outputs_all_namespaces_and_labels(lab: KubeLab) -> None:
+    lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    lab.kubectl("create", "namespace", "bars")
+    lab.kubectl("create", "configmap", "conf", "-n", "bars", "--from-literal=a=b")
+    lab.kubectl("label", "configmap", "conf", "-n", "bars", "tier=web")
+    names = lab.kubectl("get", "svc,deploy", "-o", "name").stdout.split()
+    assert names == ["service/passthrough-echoserver", "deployment.apps/passthrough-echoserver"]
+    doc = yaml.safe_load(lab.kubectl("get", "svc", "passthrough-echoserver", "-o", "yaml").stdout)
+    assert doc["kind"] == "Service" and doc["spec"]["type"] == "ClusterIP"
+    wide = _lines(lab.kubectl("get", "deploy", "-o", "wide"))
+    assert wide[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",
+                               "SELECTOR"]
+    every = _lines(lab.kubectl("get", "cm", "-A", "-l", "tier=web"))
+    assert every[0].split() == ["NAMESPACE", "NAME", "DATA", "AGE"]
+    assert [r.split()[:3] for r in every[1:]] == [["bars", "conf", "1"]]
+    assert lab.kubectl("get", "cm", "-A", "-l", "tier notin (web)", "-o", "name").stdout == ""
+    ns = _lines(lab.kubectl("get", "ns"))
+    assert [r.split()[:2] for r in ns[1:]] == [["bars", "Active"], ["default", "Active"],
+                                               ["kube-node-lease", "Active"], ["kube-public", "Active"],
+                                               ["kube-system", "Active"]]
+
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  labels: {app: web}
+spec:
+  nodeName: worker1
+  containers:
+    - name: web
+      image: nginx:1.27
+"""
+
+
+def test_get_pods_table_columns(lab: KubeLab) -> None:
+    lab.kubectl("apply", "-f", "-", stdin=POD)
+    rows = _lines(lab.kubectl("get", "pods"))
+    assert rows[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows[1].split()[:4] == ["web-1", "0/1", "Pending", "0"]
+    wide = _lines(lab.kubectl("get", "pods", "-o", "wide"))
+    assert wide[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
+                               "READINESS", "GATES"]
+    assert wide[1].split()[5:7] == ["<none>", "worker1"]
+    assert lab.kubectl("get", "pods", "--field-selector", "spec.nodeName=worker2", "-o", "name").stdout == ""
+
+
+def test_strict_unknown_fields_and_invalid(lab: KubeLab) -> None:
+    bad = ECHO.replace("  replicas: 1", "  replicas: 1\n  replicaz: 3").replace(
+        "          ports:", "          portz: 1\n          ports:")
+    out = lab.kubectl("apply", "-f", "-", stdin=bad, check=False)
+    assert out.returncode == 1
+    assert ('Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" cannot be '
+            'handled as a Deployment: strict decoding error: unknown field "spec.replicaz", unknown field '
+            '"spec.template.spec.containers[0].portz"') in out.stderr or (
+            'unknown field "spec.replicaz"' in out.stderr and "portz" in out.stderr), out.stderr
+    gw = STEP3_GATEWAY.replace("name: tls-passthrough-gateway", "name: g2").replace("port: 80", "port: 80\n"
+                                                                                    "      colour: red")
+    out = lab.kubectl("apply", "-f", "-", stdin=gw, check=False)
+    assert 'strict decoding error: unknown field "spec.listeners[0].colour"' in out.stderr
+    typed = STEP3_GATEWAY.replace("name: tls-passthrough-gateway", "name: g3").replace("port: 80", "port: eighty")
+    out = lab.kubectl("create", "-f", "-", stdin=typed, check=False)
+    assert out.stderr.strip() == ('The Gateway "g3" is invalid: spec.listeners[0].port: Invalid value: "string": '
+                                  'spec.listeners[0].port in body must be of type integer: "string"')
+    missing = lab.kubectl("apply", "-n", "nowhere", "-f", "-", stdin=POD, check=False)
+    assert 'namespaces "nowhere" not found' in missing.stderr
+
+
+def test_conflict_on_a_stale_resource_version(lab: KubeLab, tmp_path: Path) -> None:
+    lab.kubectl("create", "configmap", "stale", "--from-literal=a=1")
+    old = json.loads(lab.kubectl("get", "cm", "stale", "-o", "json").stdout)
+    lab.kubectl("patch", "cm", "stale", "--type=merge", "-p", '{"data":{"a":"2"}}')
+    old["data"]["a"] = "3"
+    (tmp_path / "stale.json").write_text(json.dumps(old))
+    out = lab.kubectl("replace", "-f", str(tmp_path / "stale.json"), check=False)
+    assert out.returncode == 1
+    assert ('Error from server (Conflict): error when replacing "' in out.stderr
+            and 'Operation cannot be fulfilled on configmaps "stale": the object has been modified; please apply '
+            'your changes to the latest version and try again' in out.stderr), out.stderr
+
+
+def test_scale_and_delete_waits_and_cascades(lab: KubeLab) -> None:
+    lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    assert lab.kubectl("scale", "deployment", "passthrough-echoserver", "--replicas=3").stdout.strip() == \
+        "deployment.apps/passthrough-echoserver scaled"
+    assert lab.kubectl("get", "deploy", "passthrough-echoserver", "-o",
+                       "jsonpath={.spec.replicas}").stdout == "3"
+    uid = lab.kubectl("get", "deploy", "passthrough-echoserver", "-o", "jsonpath={.metadata.uid}").stdout
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "passthrough-echoserver-abc", "ownerReferences": [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "passthrough-echoserver", "uid": uid,
+         "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"selector": {"matchLabels": {"run": "x"}}, "template": {"metadata": {"labels": {"run": "x"}},
+                 "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}}
+    lab.kubectl("create", "-f", "-", stdin=json.dumps(rs))
+    out = lab.kubectl("delete", "deployment", "passthrough-echoserver")
+    assert out.stdout.strip() == 'deployment.apps "passthrough-echoserver" deleted from default namespace'
+    gone = lab.kubectl("get", "rs", "passthrough-echoserver-abc", check=False)
+    assert 'replicasets.apps "passthrough-echoserver-abc" not found' in gone.stderr
+
+
+def test_delete_namespace_empties_it_then_it_is_gone(lab: KubeLab) -> None:
+    lab.kubectl("create", "namespace", "doomed")
+    lab.kubectl("create", "configmap", "c1", "-n", "doomed")
+    out = lab.kubectl("delete", "namespace", "doomed")
+    assert out.stdout.strip() == 'namespace "doomed" deleted'
+    assert 'namespaces "doomed" not found' in lab.kubectl("get", "ns", "doomed", check=False).stderr
+    again = lab.kubectl("create", "configmap", "c1", "-n", "doomed", check=False)
+    assert 'namespaces "doomed" not found' in again.stderr
+    refused = lab.kubectl("delete", "namespace", "default", "--wait=false", check=False)
+    assert 'namespaces "default" is forbidden: this namespace may not be deleted' in refused.stderr
+
+
+def test_get_watch_shows_changes(lab: KubeLab) -> None:
+    lab.kubectl("create", "configmap", "w1")
+    watcher = lab.popen("get", "cm", "-w", "--output-watch-events", "--request-timeout=20s")
+    assert watcher.stdout is not None
+    header = watcher.stdout.readline().split()
+    assert header == ["EVENT", "NAME", "DATA", "AGE"]
+    seen = [watcher.stdout.readline().split()[:2]]
+    while seen[-1] != ["ADDED", "w1"]:
+        seen.append(watcher.stdout.readline().split()[:2])
+    lab.kubectl("create", "configmap", "w2", "--from-literal=k=v")
+    while seen[-1] != ["ADDED", "w2"]:
+        seen.append(watcher.stdout.readline().split()[:2])
+    lab.kubectl("delete", "configmap", "w2")
+    line = watcher.stdout.readline().split()
+    while line[:2] == ["MODIFIED", "w2"]:
+        line = watcher.stdout.readline().split()
+    assert line[:2] == ["DELETED", "w2"]
+    watcher.send_signal(signal.SIGTERM)
+    watcher.communicate(timeout=10)
+
+
+def test_kill_9_then_restart_loses_nothing(lab: KubeLab) -> None:
+    lab.kubectl("create", "configmap", "durable", "--from-literal=k=v")
+    before = json.loads(lab.kubectl("get", "cm", "-A", "-o", "json").stdout)
+    lab.stop(signal.SIGKILL)
+    lab.start()
+    after = json.loads(lab.kubectl("get", "cm", "-A", "-o", "json").stdout)
+    assert after["items"] == before["items"]
+    lab.kubectl("create", "configmap", "later")
+    rv = int(lab.kubectl("get", "cm", "later", "-o", "jsonpath={.metadata.resourceVersion}").stdout)
+    assert rv > max(int(i["metadata"]["resourceVersion"]) for i in before["items"])
+    modes = {p.name: p.stat().st_mode & 0o777 for p in lab.data.iterdir()}
+    assert lab.data.stat().st_mode & 0o777 == 0o700
+    assert modes["store.json"] == modes["kubeconfig"] == modes["ca.key"] == modes["admin.key"] == 0o600
+
+
+def test_speed_is_measured(lab: KubeLab) -> None:
+    """Not a gate: the figures go into the report."""
+    lab.kubectl("apply", "-f", "-", stdin=POD)
+    timings = {}
+    for name, args in (("apply", ("apply", "-f", "-")), ("get pods", ("get", "pods"))):
+        runs = []
+        for _ in range(5):
+            start = time.monotonic()
+            lab.kubectl(*args, stdin=POD if name == "apply" else None)
+            runs.append(time.monotonic() - start)
+        timings[name] = sorted(runs)[2]
+    print(f"\nmedian seconds: {timings}")
