@@ -37,11 +37,12 @@ class Outcome:
 class Objects:
     def __init__(self, store: Store, admissions: list[Admission] | None = None) -> None:
         self.store = store
-        self.admissions = admissions or []
+        self.admissions: list[Admission] = []
         assert NAMESPACES is not None
         for ns in INITIAL_NAMESPACES:
             if store.get(key_of(NAMESPACES), "", ns) is None:
                 self.create(NAMESPACES, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        self.admissions = admissions or []
 
     # reading
     def get(self, r: Resource, namespace: str, name: str) -> Obj:

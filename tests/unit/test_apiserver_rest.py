@@ -1,0 +1,115 @@
+"""The REST surface in process (no HTTP): kube-apiserver's statuses and wording."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from orchestrator.apiserver.admission import Verdict
+from orchestrator.apiserver.crud import Objects
+from orchestrator.apiserver.errors import Cause
+from orchestrator.apiserver.registry import Resource
+from orchestrator.apiserver.rest import Api, Request, Response
+from orchestrator.apiserver.store import Store
+
+
+def _api(*admissions: Any) -> Api:
+    return Api(Objects(Store(), list(admissions)), "127.0.0.1:6443")
+
+
+def _call(api: Api, method: str, path: str, body: Any = None, ctype: str = "application/json",
+          **query: str) -> Response:
+    data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
+    return api.handle(Request(method, path, query, {"content-type": ctype, "accept": "application/json"}, data))
+
+
+def _body(resp: Response) -> dict[str, Any]:
+    assert isinstance(resp.body, dict)
+    return resp.body
+
+
+SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "server-certs"}, "type": "kubernetes.io/tls"}
+GATEWAY = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"},
+           "spec": {"gatewayClassName": "c", "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}}
+
+
+def test_already_exists_and_not_found_wording() -> None:
+    api = _api()
+    assert _call(api, "POST", "/api/v1/namespaces/default/secrets", SECRET).code == 201
+    again = _body(_call(api, "POST", "/api/v1/namespaces/default/secrets", SECRET))
+    assert (again["code"], again["reason"], again["message"]) == (409, "AlreadyExists",
+                                                                  'secrets "server-certs" already exists')
+    missing = _body(_call(api, "POST", "/api/v1/namespaces/nowhere/secrets", SECRET))
+    assert (missing["code"], missing["message"]) == (404, 'namespaces "nowhere" not found')
+    gone = _body(_call(api, "GET", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/x"))
+    assert gone["message"] == 'gateways.gateway.networking.k8s.io "x" not found'
+    assert _call(api, "GET", "/apis/gateway.networking.k8s.io/v9/gateways").code == 404
+
+
+def test_strategic_merge_patch_on_a_custom_resource_is_415() -> None:
+    api = _api()
+    _call(api, "POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways", GATEWAY)
+    resp = _call(api, "PATCH", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/g", {"spec": {}},
+                 "application/strategic-merge-patch+json")
+    assert resp.code == 415 and _body(resp)["reason"] == "UnsupportedMediaType"
+    merged = _call(api, "PATCH", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/g",
+                   {"spec": {"listeners": [{"name": "tls", "protocol": "TLS", "port": 6443}]}},
+                   "application/merge-patch+json")
+    assert [x["name"] for x in _body(merged)["spec"]["listeners"]] == ["tls"]
+    assert _body(merged)["metadata"]["generation"] == 2
+
+
+def test_stale_update_conflicts_and_status_is_separate() -> None:
+    api = _api()
+    path = "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways"
+    created = _body(_call(api, "POST", path, GATEWAY))
+    stale = dict(created, status={"addresses": [{"value": "1.2.3.4"}]})
+    status = _body(_call(api, "PUT", path + "/g/status", stale))
+    assert status["status"]["addresses"] == [{"value": "1.2.3.4"}] and status["metadata"]["generation"] == 1
+    conflict = _body(_call(api, "PUT", path + "/g", stale))
+    assert conflict["reason"] == "Conflict" and conflict["code"] == 409
+    fresh = dict(status, status={})
+    kept = _body(_call(api, "PUT", path + "/g", fresh))
+    assert kept["status"]["addresses"] == [{"value": "1.2.3.4"}]
+
+
+def test_invalid_lists_every_cause_and_admission_warns() -> None:
+    class Strict:
+        def validate(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> Verdict:
+            return Verdict([Cause("spec.gatewayClassName", 'Unsupported value: "c"')], ["gateway is odd"])
+
+    api = _api()
+    bad = json.loads(json.dumps(GATEWAY))
+    bad["metadata"]["name"] = "Bad_Name"
+    bad["spec"]["listeners"][0]["port"] = "eighty"
+    del bad["spec"]["gatewayClassName"]
+    resp = _body(_call(api, "POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways", bad))
+    assert resp["reason"] == "Invalid"
+    assert [c["field"] for c in resp["details"]["causes"]] == ["metadata.name", "spec.gatewayClassName",
+                                                               "spec.listeners[0].port"]
+    strict = _api(Strict())
+    refused = _body(_call(strict, "POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways", GATEWAY))
+    assert refused["message"] == 'Gateway.gateway.networking.k8s.io "g" is invalid: spec.gatewayClassName: ' \
+                                 'Unsupported value: "c"'
+
+
+def test_unknown_fields_warn_by_default_and_are_dropped() -> None:
+    api = _api()
+    body = json.loads(json.dumps(SECRET))
+    body["colour"] = "red"
+    resp = _call(api, "POST", "/api/v1/namespaces/default/secrets", body)
+    assert resp.headers["Warning"] == '299 - "unknown field \\"colour\\""'
+    assert "colour" not in _body(resp)
+    strict = _call(api, "POST", "/api/v1/namespaces/default/secrets", body, fieldValidation="Strict")
+    assert _body(strict)["message"] == ('Secret in version "v1" cannot be handled as a Secret: strict decoding '
+                                        'error: unknown field "colour"')
+
+
+def test_namespace_deletion_and_cascade() -> None:
+    api = _api()
+    _call(api, "POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    _call(api, "POST", "/api/v1/namespaces/doomed/secrets", SECRET)
+    term = _body(_call(api, "DELETE", "/api/v1/namespaces/doomed"))
+    assert term["status"]["phase"] == "Terminating"
+    forbidden = _body(_call(api, "DELETE", "/api/v1/namespaces/kube-system"))
+    assert forbidden["message"] == 'namespaces "kube-system" is forbidden: this namespace may not be deleted'
