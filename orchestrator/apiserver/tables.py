@@ -251,8 +251,14 @@ def columns(r: Resource) -> list[Col]:
     return BUILTIN.get(r.kind, ([("Created At", "date", 0)], _created))[0]
 
 
+# kube-apiserver's event table has no leading Name column (Name is the last, wide one).
+NO_NAME_FIRST = {"Event"}
+
+
 def cells(r: Resource, o: Obj) -> list[Any]:
     name = _get(o, "metadata", "name")
+    if r.kind in NO_NAME_FIRST and r.builtin:
+        return BUILTIN[r.kind][1](o)
     if r.columns is not None:
         return [name] + [_crd_cell(o, c) for c in r.columns]
     entry = BUILTIN.get(r.kind)
@@ -262,8 +268,9 @@ def cells(r: Resource, o: Obj) -> list[Any]:
 
 
 def table(r: Resource, items: list[Obj], rv: str, include: str = "Metadata") -> Obj:
-    defs = [{"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a "
-             "namespace.", "priority": 0}]
+    defs = [] if r.kind in NO_NAME_FIRST and r.builtin else [
+        {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a "
+         "namespace.", "priority": 0}]
     defs += [{"name": n, "type": t, "format": "", "description": "", "priority": p} for n, t, p in columns(r)]
     rows = []
     for o in items:

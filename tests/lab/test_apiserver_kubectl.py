@@ -283,3 +283,68 @@ def test_speed_is_measured(lab: KubeLab) -> None:
             runs.append(time.monotonic() - start)
         timings[name] = sorted(runs)[2]
     print(f"\nmedian seconds: {timings}")
+
+
+NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker1", "labels": {
+    "node-role.kubernetes.io/worker": ""}}, "status": {
+    "addresses": [{"type": "InternalIP", "address": "10.0.1.12"}],
+    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}],
+    "nodeInfo": {"kubeletVersion": "v1.33.1", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                 "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://2.1.1", "machineID": "",
+                 "systemUUID": "", "bootID": "", "kubeProxyVersion": "", "operatingSystem": "linux",
+                 "architecture": "amd64"}}}
+
+
+def test_nodes_wide_and_events(lab: KubeLab) -> None:
+    lab.kubectl("create", "-f", "-", stdin=json.dumps(NODE))
+    lab.kubectl("patch", "node", "worker1", "--subresource=status", "--type=merge", "-p",
+                json.dumps({"status": NODE["status"]}))
+    rows = _lines(lab.kubectl("get", "nodes", "-o", "wide"))
+    assert rows[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE",
+                               "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+    cells = rows[1].split()
+    assert cells[:3] == ["worker1", "Ready", "worker"] and cells[4:7] == ["v1.33.1", "10.0.1.12", "<none>"]
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-1.1", "namespace": "default"},
+             "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "default"}, "reason": "Scheduled",
+             "message": "Successfully assigned default/web-1 to worker1", "type": "Normal", "count": 1,
+             "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z",
+             "source": {"component": "default-scheduler"}}
+    lab.kubectl("create", "-f", "-", stdin=json.dumps(event))
+    rows = _lines(lab.kubectl("get", "events", "--field-selector", "involvedObject.name=web-1"))
+    assert rows[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert rows[1].split()[1:4] == ["Normal", "Scheduled", "pod/web-1"]
+
+
+def test_workshop_kubectl_lines_as_written(lab: KubeLab, tmp_path: Path) -> None:
+    calico = "---\n".join(p.read_text() for p in sorted((PROJECT_ROOT / "lab/manifests/calico").glob("*.yaml")))
+    out = lab.kubectl("apply", "-f", "-", stdin=calico)
+    assert "bgppeer.projectcalico.org/my-global-peer" in out.stdout, out.stderr
+    gwapi = (PROJECT_ROOT / "lab/manifests/gateway/10-gatewayapi.yaml").read_text()
+    assert lab.kubectl("apply", "-f", "-", stdin=gwapi).stdout.strip() in (
+        "gatewayapi.operator.tigera.io/tigera-secure created", "gatewayapi.operator.tigera.io/tigera-secure unchanged")
+    ca = make_ca()
+    leaf = make_leaf(ca)
+    (tmp_path / "passthrough.example.com.crt").write_bytes(leaf.cert_pem)
+    (tmp_path / "passthrough.example.com.key").write_bytes(leaf.key_pem)
+    lab.kubectl("delete", "secret", "server-certs", "--ignore-not-found")
+    secret = subprocess.run([str(lab_kubectl()), "create", "secret", "tls", "server-certs",
+                             "--key=passthrough.example.com.key", "--cert=passthrough.example.com.crt"],
+                            capture_output=True, text=True, env=lab.env(), preexec_fn=lab.enter, cwd=tmp_path,
+                            timeout=30)
+    assert secret.stdout.strip() == "secret/server-certs created", secret.stderr
+    lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY)
+    lab.kubectl("apply", "-f", "-", stdin=STEP4_ROUTE)
+    lab.kubectl("patch", "gateway", "tls-passthrough-gateway", "--type=json", "--patch", STEP5_PATCH)
+    lab.kubectl("get", "gateway/tls-passthrough-gateway", "-o", "jsonpath={.status.addresses[0].value}")
+    for line in ("delete service passthrough-echoserver", "delete deployment passthrough-echoserver",
+                 "delete gateway tls-passthrough-gateway", "delete TLSRoute tls-passthrough",
+                 "delete secret server-certs"):
+        out = lab.kubectl(*line.split())
+        assert out.stdout.strip().endswith("deleted from default namespace"), (line, out.stdout, out.stderr)
+
+
+def lab_kubectl() -> Path:
+    from tests.lab.kubectl_lab import KUBECTL
+
+    return KUBECTL

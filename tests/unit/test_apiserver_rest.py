@@ -113,3 +113,27 @@ def test_namespace_deletion_and_cascade() -> None:
     assert term["status"]["phase"] == "Terminating"
     forbidden = _body(_call(api, "DELETE", "/api/v1/namespaces/kube-system"))
     assert forbidden["message"] == 'namespaces "kube-system" is forbidden: this namespace may not be deleted'
+
+
+def test_watch_streams_lines_and_expires_old_versions() -> None:
+    api = _api()
+    _call(api, "POST", "/api/v1/namespaces/default/secrets", SECRET)
+    resp = _call(api, "GET", "/api/v1/namespaces/default/secrets", watch="true", sendInitialEvents="true",
+                 resourceVersionMatch="NotOlderThan", allowWatchBookmarks="true", timeoutSeconds="1",
+                 fieldSelector="metadata.name=server-certs")
+    assert resp.stream is not None
+    lines = [json.loads(line) for line in resp.stream]
+    assert [x["type"] for x in lines] == ["ADDED", "BOOKMARK"]
+    assert lines[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    api.objects.store.history.clear()
+    api.objects.store.history.append(_fake_event())  # the history kept now starts at 40
+    old = _call(api, "GET", "/api/v1/namespaces/default/secrets", watch="true", resourceVersion="1")
+    assert old.stream is not None
+    error = json.loads(next(iter(old.stream)))
+    assert error["type"] == "ERROR" and error["object"]["code"] == 410 and error["object"]["reason"] == "Expired"
+
+
+def _fake_event() -> Any:
+    from orchestrator.apiserver.store import Event
+
+    return Event("ADDED", "/secrets", 40, {"metadata": {"name": "x"}})
