@@ -10,7 +10,7 @@ from typing import Any
 from orchestrator.apiserver import errors
 from orchestrator.apiserver.admission import Admission
 from orchestrator.apiserver.defaults import (allocate_cluster_ip, apply_defaults, generate_suffix,
-                                             name_causes, new_metadata)
+                                             name_causes, new_metadata, now)
 from orchestrator.apiserver.errors import ApiError, Cause
 from orchestrator.apiserver.registry import RESOURCES, Resource, lookup
 from orchestrator.apiserver.schemas import resource_schema
@@ -20,7 +20,8 @@ from orchestrator.apiserver.validation import validate
 Obj = dict[str, Any]
 NAMESPACES = lookup("", "v1", "namespaces")
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
-_IMMUTABLE_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "namespace", "name")
+_IMMUTABLE_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
+                   "namespace", "name")
 
 
 def key_of(r: Resource) -> str:
@@ -121,7 +122,11 @@ class Objects:
                             "field": "metadata.namespace"}]})
 
     # writes
-    def create(self, r: Resource, namespace: str, body: Any, strictness: str = "Warn") -> Outcome:
+    def _write(self, r: Resource, obj: Obj, dry_run: bool) -> Obj:
+        return copy.deepcopy(obj) if dry_run else self.store.write(key_of(r), obj)
+
+    def create(self, r: Resource, namespace: str, body: Any, strictness: str = "Warn",
+               dry_run: bool = False) -> Outcome:
         obj = self._check_body(r, namespace, body)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -140,7 +145,7 @@ class Objects:
             apply_defaults(r, obj)
             if r.kind == "Service":
                 self._allocate(obj)
-            return Outcome(self.store.write(key_of(r), obj), warnings)
+            return Outcome(self._write(r, obj, dry_run), warnings)
 
     def _allocate(self, obj: Obj) -> None:
         used = {str(s.get("spec", {}).get("clusterIP")) for s in self.store.list("/services")[0]}
@@ -149,7 +154,7 @@ class Objects:
             raise errors.invalid("", "Service", obj["metadata"]["name"], [cause])
 
     def update(self, r: Resource, namespace: str, name: str, body: Any, strictness: str = "Warn",
-               subresource: str = "") -> Outcome:
+               subresource: str = "", dry_run: bool = False) -> Outcome:
         obj = self._check_body(r, namespace, body)
         if obj["metadata"].get("name") not in (None, name):
             raise errors.bad_request("the name of the object does not match the name on the URL")
@@ -189,12 +194,23 @@ class Objects:
                 return Outcome(old, warnings, changed=False)
             if subresource != "status" and "generation" in old["metadata"] and _spec_changed(old, obj):
                 obj["metadata"]["generation"] = int(old["metadata"]["generation"]) + 1
-            return Outcome(self.store.write(key_of(r), obj), warnings)
+            if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers") and not dry_run:
+                # the last finalizer is gone: the deletion that waited for it happens now
+                self.store.write(key_of(r), obj, deleted=True)
+                return Outcome(obj, warnings)
+            return Outcome(self._write(r, obj, dry_run), warnings)
 
     def remove(self, r: Resource, namespace: str, name: str) -> Obj:
-        """Take the object out now (no grace period), its dependents with it (background cascade)."""
+        """Take the object out now (no grace period), or, while it has finalizers, mark it deleted and
+        leave it until they are gone (an update removing the last one deletes it)."""
         with self.store.lock:
             obj = self.get(r, namespace, name)
+            if obj["metadata"].get("finalizers"):
+                if not obj["metadata"].get("deletionTimestamp"):
+                    obj["metadata"]["deletionTimestamp"] = now()
+                    obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                    return self.store.write(key_of(r), obj)
+                return obj
             self.store.write(key_of(r), copy.deepcopy(obj), deleted=True)
             return obj
 

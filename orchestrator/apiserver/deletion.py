@@ -20,10 +20,12 @@ class Deleter:
     def __init__(self, objects: Objects) -> None:
         self.objects = objects
 
-    def delete(self, r: Resource, namespace: str, name: str, options: Obj) -> Obj:
+    def delete(self, r: Resource, namespace: str, name: str, options: Obj, dry_run: bool = False) -> Obj:
         store = self.objects.store
         with store.lock:
             obj = self.objects.get(r, namespace, name)
+            if dry_run:
+                return obj
             pre = options.get("preconditions") or {}
             if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(r.group, r.plural, name)

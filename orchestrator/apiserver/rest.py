@@ -51,6 +51,11 @@ class Target:
     subresource: str
 
 
+def _dry(req: Request) -> bool:
+    """dryRun=All (kubectl diff, --dry-run=server): everything but the write."""
+    return req.query.get("dryRun") == "All"
+
+
 def _wants_table(req: Request) -> bool:
     return "as=Table" in req.headers.get("accept", "")
 
@@ -67,6 +72,9 @@ class Api:
             return self._route(req)
         except ApiError as exc:
             return Response(exc.code, exc.status(), headers=exc.headers)
+        except Exception as exc:  # noqa: BLE001 - a bug must answer as kube-apiserver's InternalError, not hang up
+            err = ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
+            return Response(500, err.status())
 
     # routing
     def _route(self, req: Request) -> Response:
@@ -140,7 +148,7 @@ class Api:
                                   "metadata": {"resourceVersion": str(rv)}, "items": items})
         if req.method == "POST":
             out = self.objects.create(r, t.namespace, decode_body(req.body, req.headers),
-                                      req.query.get("fieldValidation", "Warn"))
+                                      req.query.get("fieldValidation", "Warn"), dry_run=_dry(req))
             return self._answer(201, out.obj, out.warnings, req, r)
         if req.method == "DELETE":
             return Response(200, self.deleter.delete_collection(r, t.namespace or None, self._filter(req, r)))
@@ -166,16 +174,17 @@ class Api:
         if req.method == "GET":
             return self._answer(200, self.objects.get(r, t.namespace, t.name), [], req, r)
         if req.method == "PUT":
-            out = self.objects.update(r, t.namespace, t.name, decode_body(req.body, req.headers), strict)
+            out = self.objects.update(r, t.namespace, t.name, decode_body(req.body, req.headers), strict,
+                                      dry_run=_dry(req))
             return self._answer(200, out.obj, out.warnings, req, r)
         if req.method == "PATCH":
             patched = self._patched(req, t)
-            out = self.objects.update(r, t.namespace, t.name, patched, strict)
+            out = self.objects.update(r, t.namespace, t.name, patched, strict, dry_run=_dry(req))
             return self._answer(200, out.obj, out.warnings, req, r)
         if req.method == "DELETE":
             options = decode_body(req.body, req.headers) if req.body else {}
             return Response(200, self.deleter.delete(r, t.namespace, t.name, options if isinstance(options, dict)
-                                                     else {}))
+                                                     else {}, dry_run=_dry(req)))
         raise errors.method_not_allowed()
 
     def _patched(self, req: Request, t: Target, current: Obj | None = None, r: Resource | None = None) -> Any:

@@ -348,3 +348,14 @@ def lab_kubectl() -> Path:
     from tests.lab.kubectl_lab import KUBECTL
 
     return KUBECTL
+
+
+def test_diff_is_a_dry_run_and_warnings_are_printed(lab: KubeLab) -> None:
+    lab.kubectl("apply", "-f", "-", stdin=ECHO)
+    before = lab.kubectl("get", "deploy", "passthrough-echoserver", "-o", "jsonpath={.spec.replicas}").stdout
+    diff = lab.kubectl("diff", "-f", "-", stdin=ECHO.replace("replicas: 1", "replicas: 4"), check=False)
+    assert diff.returncode == 1 and "+  replicas: 4" in diff.stdout, diff.stderr
+    assert lab.kubectl("get", "deploy", "passthrough-echoserver", "-o", "jsonpath={.spec.replicas}").stdout == before
+    warned = lab.kubectl("apply", "--validate=warn", "-f", "-",
+                         stdin=ECHO.replace("  replicas: 1", "  replicas: 1\n  bogus: 1"))
+    assert 'Warning: unknown field "spec.bogus"' in warned.stderr

@@ -137,3 +137,37 @@ def _fake_event() -> Any:
     from orchestrator.apiserver.store import Event
 
     return Event("ADDED", "/secrets", 40, {"metadata": {"name": "x"}})
+
+
+def test_dry_run_changes_nothing() -> None:
+    api = _api()
+    made = _call(api, "POST", "/api/v1/namespaces/default/secrets", SECRET, dryRun="All")
+    assert made.code == 201 and _body(made)["metadata"]["uid"]
+    assert _call(api, "GET", "/api/v1/namespaces/default/secrets/server-certs").code == 404
+    _call(api, "POST", "/api/v1/namespaces/default/secrets", SECRET)
+    patched = _call(api, "PATCH", "/api/v1/namespaces/default/secrets/server-certs", {"type": "Opaque"},
+                    "application/merge-patch+json", dryRun="All")
+    assert _body(patched)["type"] == "Opaque"
+    assert _body(_call(api, "GET", "/api/v1/namespaces/default/secrets/server-certs"))["type"] == "kubernetes.io/tls"
+    _call(api, "DELETE", "/api/v1/namespaces/default/secrets/server-certs", dryRun="All")
+    assert _call(api, "GET", "/api/v1/namespaces/default/secrets/server-certs").code == 200
+
+
+def test_finalizers_hold_a_deletion_until_removed() -> None:
+    api = _api()
+    path = "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways"
+    held = json.loads(json.dumps(GATEWAY))
+    held["metadata"]["finalizers"] = ["gateway-exists-finalizer.gateway.networking.k8s.io"]
+    _call(api, "POST", path, held)
+    marked = _body(_call(api, "DELETE", path + "/g"))
+    assert marked["metadata"]["deletionTimestamp"]
+    assert _call(api, "GET", path + "/g").code == 200
+    _call(api, "PATCH", path + "/g", {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+    assert _call(api, "GET", path + "/g").code == 404
+
+
+def test_a_bug_answers_internal_error() -> None:
+    api = _api()
+    api.objects.list_of = None  # type: ignore[assignment, method-assign]
+    resp = _call(api, "GET", "/api/v1/namespaces/default/secrets")
+    assert resp.code == 500 and _body(resp)["reason"] == "InternalError"
