@@ -34,20 +34,29 @@ def arr(items: Schema, map_keys: tuple[str, ...] = ()) -> Schema:
     return out
 
 
+def default(schema: Schema, value: Any) -> Schema:
+    return {**schema, "default": value}
+
+
 CONDITION = obj(("type", "status"), type=S, status=S, reason=S, message=S, observedGeneration=I,
                 lastTransitionTime={"type": "string", "format": "date-time"})
 CONDITIONS = arr(CONDITION, ("type",))
 GROUP_KIND = obj(("kind",), group=S, kind=S)
-PARENT_REF = obj(("name",), group=S, kind=S, namespace=S, name=S, sectionName=S, port=I)
-BACKEND_REF = obj(("name",), group=S, kind=S, name=S, namespace=S, port=I, weight=I)
+PARENT_REF = obj(("name",), group=default(S, "gateway.networking.k8s.io"), kind=default(S, "Gateway"), namespace=S,
+                 name=S, sectionName=S, port=I)
+BACKEND_REF = obj(("name",), group=default(S, ""), kind=default(S, "Service"), name=S, namespace=S, port=I,
+                  weight=default(I, 1))
 SECRET_REF = obj(("name",), group=S, kind=S, name=S, namespace=S)
 SELECTOR = obj(matchLabels=STR_MAP, matchExpressions=arr(obj(("key", "operator"), key=S, operator=S,
                                                              values=arr(S))))
 
 LISTENER = obj(
     ("name", "port", "protocol"), name=S, hostname=S, port=I, protocol=S,
-    tls=obj(mode=S, certificateRefs=arr(SECRET_REF), options=STR_MAP, frontendValidation=OPEN),
-    allowedRoutes=obj(namespaces=props({"from": S, "selector": SELECTOR}), kinds=arr(GROUP_KIND)),
+    tls=obj(mode=default(S, "Terminate"), certificateRefs=arr(SECRET_REF), options=STR_MAP,
+            frontendValidation=OPEN),
+    allowedRoutes=default(obj(namespaces=default(props({"from": default(S, "Same"), "selector": SELECTOR}),
+                                                 {"from": "Same"}), kinds=arr(GROUP_KIND)),
+                          {"namespaces": {"from": "Same"}}),
 )
 ROUTE_PARENT_STATUS = obj(("parentRef", "controllerName"), parentRef=PARENT_REF, controllerName=S,
                           conditions=CONDITIONS)
@@ -80,9 +89,11 @@ SPECS: dict[tuple[str, str], tuple[Schema, Schema | None]] = {
                "to": arr(obj(("group", "kind"), group=S, kind=S, name=S))}, ("from", "to")),
         None),
     ("IPPool", "v3"): (
-        obj(("cidr",), cidr=S, vxlanMode=S, ipipMode=S, natOutgoing=B, disabled=B, disableBGPExport=B,
-            nodeSelector=S, namespaceSelector=S, blockSize=I, allowedUses=arr(S), assignmentMode=S,
-            ipip=OPEN, nat_outgoing=B),
+        # the defaults Calico's API server fills in
+        obj(("cidr",), cidr=S, vxlanMode=default(S, "Never"), ipipMode=default(S, "Never"), natOutgoing=B,
+            disabled=B, disableBGPExport=B, nodeSelector=default(S, "all()"), namespaceSelector=S,
+            blockSize=default(I, 26), allowedUses=default(arr(S), ["Workload", "Tunnel"]),
+            assignmentMode=default(S, "Automatic"), ipip=OPEN, nat_outgoing=B),
         None),
     ("BGPConfiguration", "v3"): (
         obj(logSeverityScreen=S, nodeToNodeMeshEnabled=B, asNumber=I, listenPort=I, bindMode=S,

@@ -15,7 +15,7 @@ from orchestrator.apiserver.errors import ApiError, Cause
 from orchestrator.apiserver.registry import RESOURCES, Resource, lookup
 from orchestrator.apiserver.schemas import resource_schema
 from orchestrator.apiserver.store import Store
-from orchestrator.apiserver.validation import validate
+from orchestrator.apiserver.validation import fill_defaults, validate
 
 Obj = dict[str, Any]
 NAMESPACES = lookup("", "v1", "namespaces")
@@ -96,6 +96,8 @@ class Objects:
             for path in found.unknown:
                 _prune(obj, path)
         causes = list(found.causes)
+        if not r.builtin:
+            fill_defaults(obj, schema, pool)
         name = str(obj["metadata"].get("name", ""))
         if old is None:
             causes = name_causes(r, name) + causes

@@ -3,6 +3,7 @@ type and required-field problems (Invalid causes with field paths)."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,3 +77,18 @@ def validate(value: Any, schema: Schema, pool: dict[str, Schema], path: str = ""
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def fill_defaults(value: Any, schema: Schema, pool: dict[str, Schema]) -> None:
+    """Structural defaults, as kube-apiserver applies a CRD schema's `default`s (in place)."""
+    schema = _resolve(schema, pool)
+    if isinstance(value, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            sub = _resolve(sub, pool)
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                fill_defaults(value[key], sub, pool)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            fill_defaults(item, schema["items"], pool)
