@@ -4,12 +4,14 @@ resourceVersion preconditions, the status subresource, strict field validation, 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.apiserver import errors
 from orchestrator.apiserver.admission import Admission
-from orchestrator.apiserver.defaults import (allocate_cluster_ip, apply_defaults, generate_suffix,
+from orchestrator.apiserver.defaults import (allocate_cluster_ip, allocate_node_ports, apply_defaults,
+                                             generate_suffix,
                                              name_causes, new_metadata, now)
 from orchestrator.apiserver.errors import ApiError, Cause
 from orchestrator.apiserver.registry import RESOURCES, Resource, lookup
@@ -149,11 +151,26 @@ class Objects:
                 self._allocate(obj)
             return Outcome(self._write(r, obj, dry_run), warnings)
 
-    def _allocate(self, obj: Obj) -> None:
-        used = {str(s.get("spec", {}).get("clusterIP")) for s in self.store.list("/services")[0]}
-        cause = allocate_cluster_ip(obj.setdefault("spec", {}), used)
-        if cause is not None:
-            raise errors.invalid("", "Service", obj["metadata"]["name"], [cause])
+    def _allocate(self, obj: Obj, old: Obj | None = None) -> None:
+        others = [s for s in self.store.list("/services")[0] if old is None or s["metadata"]["uid"] !=
+                  old["metadata"]["uid"]]
+        spec = obj.setdefault("spec", {})
+        causes = []
+        if old is None:
+            cause = allocate_cluster_ip(spec, {str(s.get("spec", {}).get("clusterIP")) for s in others})
+            causes += [cause] if cause is not None else []
+        else:
+            old_spec = old.get("spec") or {}
+            for i, port in enumerate(spec.get("ports") or []):
+                kept = next((p for p in old_spec.get("ports") or [] if p.get("port") == port.get("port")
+                             and p.get("protocol") == port.get("protocol")), None)
+                if isinstance(port, dict) and kept and kept.get("nodePort") and not port.get("nodePort"):
+                    port["nodePort"] = kept["nodePort"]
+        used = {int(p["nodePort"]) for s in others for p in (s.get("spec") or {}).get("ports") or []
+                if p.get("nodePort")}
+        causes += allocate_node_ports(spec, used)
+        if causes:
+            raise errors.invalid("", "Service", obj["metadata"]["name"], causes)
 
     def update(self, r: Resource, namespace: str, name: str, body: Any, strictness: str = "Warn",
                subresource: str = "", dry_run: bool = False) -> Outcome:
@@ -191,6 +208,10 @@ class Objects:
                             spec[k] = old_spec[k]
             warnings = self._validate(r, obj, old, strictness)
             apply_defaults(r, obj)
+            if subresource != "status":
+                _immutable(r, obj, old)
+                if r.kind == "Service":
+                    self._allocate(obj, old)
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             if obj == old:
                 return Outcome(old, warnings, changed=False)
@@ -225,6 +246,20 @@ class Objects:
                 if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or []):
                     found.append((r, o))
         return found
+
+
+_IMMUTABLE_SPEC = {"Service": ("clusterIP",), "Deployment": ("selector",), "ReplicaSet": ("selector",)}
+
+
+def _immutable(r: Resource, new: Obj, old: Obj) -> None:
+    causes = []
+    for key in _IMMUTABLE_SPEC.get(r.kind, ()):
+        before, after = (old.get("spec") or {}).get(key), (new.get("spec") or {}).get(key)
+        if before is not None and after != before:
+            shown = json.dumps(after) if not isinstance(after, str) else f'"{after}"'
+            causes.append(Cause(f"spec.{key}", f"Invalid value: {shown}: field is immutable"))
+    if causes:
+        raise errors.invalid(r.group, r.kind, new["metadata"]["name"], causes)
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:

@@ -136,6 +136,35 @@ def apply_defaults(r: Resource, obj: Obj) -> None:
         obj.setdefault("type", "Opaque")
 
 
+NODE_PORTS = range(30000, 32768)
+
+
+def allocate_node_ports(spec: Obj, used: set[int]) -> list[Cause]:
+    """NodePort and LoadBalancer Services (unless allocateLoadBalancerNodePorts is false) get a node port
+    per port from 30000-32767, or keep the one asked for if it is free."""
+    if spec.get("type") not in ("NodePort", "LoadBalancer") or spec.get("allocateLoadBalancerNodePorts") is False:
+        return []
+    causes = []
+    for i, port in enumerate(spec.get("ports") or []):
+        if not isinstance(port, dict):
+            continue
+        wanted = port.get("nodePort")
+        if wanted:
+            if wanted not in NODE_PORTS:
+                causes.append(Cause(f"spec.ports[{i}].nodePort", f"Invalid value: {wanted}: provided port is not in "
+                                    "the valid range. The range of valid ports is 30000-32767"))
+            elif wanted in used:
+                causes.append(Cause(f"spec.ports[{i}].nodePort", f"Invalid value: {wanted}: provided port is "
+                                    "already allocated"))
+            used.add(int(wanted))
+            continue
+        free = [p for p in NODE_PORTS if p not in used]
+        if free:
+            port["nodePort"] = random.choice(free)
+            used.add(port["nodePort"])
+    return causes
+
+
 def allocate_cluster_ip(spec: Obj, used: set[str]) -> Cause | None:
     """Give a ClusterIP Service its address from 10.96.0.0/16 (kind's range), or check the one asked for."""
     if spec.get("clusterIP") == "None":

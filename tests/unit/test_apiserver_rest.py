@@ -171,3 +171,26 @@ def test_a_bug_answers_internal_error() -> None:
     api.objects.list_of = None  # type: ignore[assignment, method-assign]
     resp = _call(api, "GET", "/api/v1/namespaces/default/secrets")
     assert resp.code == 500 and _body(resp)["reason"] == "InternalError"
+
+
+def test_load_balancer_node_ports_and_immutable_fields() -> None:
+    api = _api()
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gw"},
+           "spec": {"type": "LoadBalancer", "ports": [{"port": 6443}], "selector": {"app": "gw"}}}
+    made = _body(_call(api, "POST", "/api/v1/namespaces/default/services", svc))
+    node_port = made["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= node_port <= 32767 and made["spec"]["allocateLoadBalancerNodePorts"] is True
+    again = _body(_call(api, "PATCH", "/api/v1/namespaces/default/services/gw", {"spec": {"selector": {"app": "x"}}},
+                        "application/strategic-merge-patch+json"))
+    assert again["spec"]["ports"][0]["nodePort"] == node_port
+    moved = _body(_call(api, "PATCH", "/api/v1/namespaces/default/services/gw", {"spec": {"clusterIP": "10.96.9.9"}},
+                        "application/merge-patch+json"))
+    assert moved["reason"] == "Invalid" and moved["details"]["causes"][0]["field"] == "spec.clusterIP"
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {
+        "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+                                                           "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    _call(api, "POST", "/apis/apps/v1/namespaces/default/deployments", deploy)
+    changed = _body(_call(api, "PATCH", "/apis/apps/v1/namespaces/default/deployments/d",
+                          {"spec": {"selector": {"matchLabels": {"a": "c"}}}}, "application/merge-patch+json"))
+    assert changed["message"].startswith('Deployment.apps "d" is invalid: spec.selector: Invalid value: ')
+    assert changed["message"].endswith("field is immutable")
