@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestrator.apiserver import errors
 from orchestrator.apiserver.admission import Admission
+from orchestrator.apiserver.conversion import from_storage, is_view, storage_key, to_storage
 from orchestrator.apiserver.defaults import (allocate_cluster_ip, allocate_node_ports, apply_defaults,
                                              generate_suffix,
                                              name_causes, new_metadata, now)
@@ -27,7 +28,7 @@ _IMMUTABLE_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp"
 
 
 def key_of(r: Resource) -> str:
-    return f"{r.group}/{r.plural}"
+    return storage_key(r)
 
 
 @dataclass
@@ -52,10 +53,11 @@ class Objects:
         obj = self.store.get(key_of(r), namespace if r.namespaced else "", name)
         if obj is None:
             raise errors.not_found(r.group, r.plural, name)
-        return obj
+        return from_storage(r, obj)
 
     def list_of(self, r: Resource, namespace: str | None) -> tuple[list[Obj], int]:
-        return self.store.list(key_of(r), namespace if r.namespaced else None)
+        items, rv = self.store.list(key_of(r), namespace if r.namespaced else None)
+        return [from_storage(r, o) for o in items], rv
 
     # checks shared by every write
     def _check_body(self, r: Resource, namespace: str, obj: Any) -> Obj:
@@ -127,7 +129,9 @@ class Objects:
 
     # writes
     def _write(self, r: Resource, obj: Obj, dry_run: bool) -> Obj:
-        return copy.deepcopy(obj) if dry_run else self.store.write(key_of(r), obj)
+        if dry_run:
+            return copy.deepcopy(obj)
+        return from_storage(r, self.store.write(key_of(r), to_storage(r, obj)))
 
     def create(self, r: Resource, namespace: str, body: Any, strictness: str = "Warn",
                dry_run: bool = False) -> Outcome:
@@ -219,7 +223,7 @@ class Objects:
                 obj["metadata"]["generation"] = int(old["metadata"]["generation"]) + 1
             if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers") and not dry_run:
                 # the last finalizer is gone: the deletion that waited for it happens now
-                self.store.write(key_of(r), obj, deleted=True)
+                self.store.write(key_of(r), to_storage(r, obj), deleted=True)
                 return Outcome(obj, warnings)
             return Outcome(self._write(r, obj, dry_run), warnings)
 
@@ -232,15 +236,15 @@ class Objects:
                 if not obj["metadata"].get("deletionTimestamp"):
                     obj["metadata"]["deletionTimestamp"] = now()
                     obj["metadata"]["deletionGracePeriodSeconds"] = 0
-                    return self.store.write(key_of(r), obj)
+                    return from_storage(r, self.store.write(key_of(r), to_storage(r, obj)))
                 return obj
-            self.store.write(key_of(r), copy.deepcopy(obj), deleted=True)
+            self.store.write(key_of(r), to_storage(r, copy.deepcopy(obj)), deleted=True)
             return obj
 
     def dependents(self, uid: str, namespace: str) -> list[tuple[Resource, Obj]]:
         found = []
         for r in RESOURCES:
-            if not r.namespaced:
+            if not r.namespaced or is_view(r):
                 continue
             for o in self.store.list(key_of(r), namespace)[0]:
                 if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or []):

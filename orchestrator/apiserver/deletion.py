@@ -8,6 +8,7 @@ import threading
 from typing import Any, Callable
 
 from orchestrator.apiserver import errors
+from orchestrator.apiserver.conversion import is_view
 from orchestrator.apiserver.crud import INITIAL_NAMESPACES, Objects, key_of
 from orchestrator.apiserver.defaults import now
 from orchestrator.apiserver.errors import ApiError
@@ -69,7 +70,7 @@ class Deleter:
         store = self.objects.store
         with store.lock:
             for r in RESOURCES:
-                if r.namespaced:
+                if r.namespaced and not is_view(r):
                     for o in store.list(key_of(r), name)[0]:
                         store.write(key_of(r), o, deleted=True)
             ns = store.get("/namespaces", "", name)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.apiserver import errors
+from orchestrator.apiserver.conversion import from_storage
 from orchestrator.apiserver.registry import Resource
 from orchestrator.apiserver.store import Event, Store, TooOld
 from orchestrator.apiserver.tables import table
@@ -59,7 +60,7 @@ def serve(store: Store, key: str, r: Resource, namespace: str | None, query: dic
                 if ev is None:
                     continue
                 sent += 1
-                out = _filtered(ev, keep, seen)
+                out = _filtered(Event(ev.type, ev.resource, ev.rv, from_storage(r, ev.object)), keep, seen)
                 if out is not None:
                     obj = out.object
                     if as_table:

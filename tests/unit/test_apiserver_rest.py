@@ -194,3 +194,18 @@ def test_load_balancer_node_ports_and_immutable_fields() -> None:
                           {"spec": {"selector": {"matchLabels": {"a": "c"}}}}, "application/merge-patch+json"))
     assert changed["message"].startswith('Deployment.apps "d" is invalid: spec.selector: Invalid value: ')
     assert changed["message"].endswith("field is immutable")
+
+
+def test_events_are_one_storage_seen_at_two_versions() -> None:
+    api = _api()
+    new_style = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e1"},
+                 "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "gwlab/kubelet",
+                 "reportingInstance": "worker1", "action": "Pulling", "reason": "Pulled", "type": "Normal",
+                 "regarding": {"kind": "Pod", "name": "web-1", "namespace": "default"}, "note": "image pulled"}
+    made = _call(api, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", new_style)
+    assert made.code == 201 and _body(made)["note"] == "image pulled"
+    core = _body(_call(api, "GET", "/api/v1/namespaces/default/events/e1"))
+    assert (core["apiVersion"], core["message"], core["involvedObject"]["name"], core["reportingComponent"]) == (
+        "v1", "image pulled", "web-1", "gwlab/kubelet")
+    listed = _body(_call(api, "GET", "/apis/events.k8s.io/v1/namespaces/default/events"))
+    assert [e["regarding"]["name"] for e in listed["items"]] == ["web-1"]
