@@ -4,6 +4,8 @@ ReplicaSet), pods/log (a file), pods/exec and pods/portforward (refused, naming 
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,8 @@ def handle(api: Api, req: Request, t: Target) -> Response:
         tail = req.query.get("tailLines")
         if tail and tail.isdigit():
             data = b"".join(data.splitlines(keepends=True)[-int(tail):]) if int(tail) else b""
+        if req.query.get("follow") == "true":
+            return Response(200, b"", "text/plain", stream=_follow(api, t, path, data))
         return Response(200, data, "text/plain")
     if t.subresource == "scale":
         return _scale(api, req, t, strict)
@@ -59,6 +63,34 @@ def handle(api: Api, req: Request, t: Target) -> Response:
         out = api.objects.update(r, t.namespace, t.name, body, strict, subresource=sub)
         return api._answer(200, out.obj, out.warnings, req, r)
     raise errors.no_route(req.path)
+
+
+FOLLOW_LIMIT = 3600.0  # seconds a `kubectl logs -f` stays open at most
+FOLLOW_POLL = 0.2
+
+
+def _follow(api: Api, t: Target, path: Path, first: bytes) -> Iterator[bytes]:
+    """The log so far, then what is appended, until the pod goes or FOLLOW_LIMIT passes."""
+    if first:
+        yield first
+    offset = path.stat().st_size
+    deadline = time.monotonic() + FOLLOW_LIMIT
+    while time.monotonic() < deadline:
+        time.sleep(FOLLOW_POLL)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size < offset:  # truncated or replaced: start over
+            offset = 0
+        if size > offset:
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read(size - offset)
+            offset = size
+            yield chunk
+        elif api.objects.store.get("/pods", t.namespace, t.name) is None:
+            return
 
 
 def _first_container(pod: Obj) -> str:

@@ -359,3 +359,24 @@ def test_diff_is_a_dry_run_and_warnings_are_printed(lab: KubeLab) -> None:
     warned = lab.kubectl("apply", "--validate=warn", "-f", "-",
                          stdin=ECHO.replace("  replicas: 1", "  replicas: 1\n  bogus: 1"))
     assert 'Warning: unknown field "spec.bogus"' in warned.stderr
+
+
+def test_logs_and_follow_and_exec_refused(lab: KubeLab, tmp_path: Path) -> None:
+    log = tmp_path / "web.log"
+    log.write_text("line 1\nline 2\n")
+    pod = POD.replace("name: web-1", "name: web-logs").replace(
+        "  labels: {app: web}", f"  labels: {{app: web}}\n  annotations: {{gwlab.io/log-file: {log}}}")
+    lab.kubectl("apply", "-f", "-", stdin=pod)
+    assert lab.kubectl("logs", "web-logs").stdout == "line 1\nline 2\n"
+    assert lab.kubectl("logs", "web-logs", "--tail=1").stdout == "line 2\n"
+    follower = lab.popen("logs", "-f", "web-logs")
+    assert follower.stdout is not None
+    assert follower.stdout.readline() == "line 1\n"
+    with log.open("a") as handle:
+        handle.write("line 3\n")
+    while (line := follower.stdout.readline()) != "line 3\n":
+        assert line == "line 2\n"
+    refused = lab.kubectl("exec", "web-logs", "--", "ls", check=False)
+    assert refused.returncode == 1 and "use `gwlab exec pod/web-logs -- COMMAND`" in refused.stderr
+    lab.kubectl("delete", "pod", "web-logs")
+    follower.communicate(timeout=10)
