@@ -42,11 +42,12 @@ def handle(api: Api, req: Request, t: Target) -> Response:
             raise errors.bad_request(f'container "{container or _first_container(pod)}" in pod "{t.name}" is '
                                      "waiting to start: no log yet")
         data = path.read_bytes()
+        read = len(data)
         tail = req.query.get("tailLines")
         if tail and tail.isdigit():
             data = b"".join(data.splitlines(keepends=True)[-int(tail):]) if int(tail) else b""
         if req.query.get("follow") == "true":
-            return Response(200, b"", "text/plain", stream=_follow(api, t, path, data))
+            return Response(200, b"", "text/plain", stream=_follow(api, t, path, data, read))
         return Response(200, data, "text/plain")
     if t.subresource == "scale":
         return _scale(api, req, t, strict)
@@ -69,11 +70,11 @@ FOLLOW_LIMIT = 3600.0  # seconds a `kubectl logs -f` stays open at most
 FOLLOW_POLL = 0.2
 
 
-def _follow(api: Api, t: Target, path: Path, first: bytes) -> Iterator[bytes]:
-    """The log so far, then what is appended, until the pod goes or FOLLOW_LIMIT passes."""
+def _follow(api: Api, t: Target, path: Path, first: bytes, offset: int) -> Iterator[bytes]:
+    """The log so far (offset bytes were read), then what is appended, until the pod goes or
+    FOLLOW_LIMIT passes."""
     if first:
         yield first
-    offset = path.stat().st_size
     deadline = time.monotonic() + FOLLOW_LIMIT
     while time.monotonic() < deadline:
         time.sleep(FOLLOW_POLL)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,9 +59,26 @@ class KubeLab:
             raise AssertionError(f"kubectl {' '.join(args)} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
         return out
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([str(KUBECTL), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([str(KUBECTL), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=self.env(), preexec_fn=self.enter, cwd=PROJECT_ROOT)
+
+
+def readline(proc: subprocess.Popen[bytes], timeout: float = 15) -> str:
+    """One line of a running kubectl's output; fails (never hangs) if none comes within timeout."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no line from kubectl within {timeout} s; got {line!r} so far")
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import yaml
 
 from orchestrator import PROJECT_ROOT
 from orchestrator.pki import make_ca, make_leaf
-from tests.lab.kubectl_lab import KubeLab, kube_lab
+from tests.lab.kubectl_lab import KubeLab, kube_lab, readline
 from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE, STEP5_PATCH
 
 pytestmark = pytest.mark.lab
@@ -110,7 +110,7 @@ def test_wait_for_jsonpath_and_condition_after_a_status_update(lab: KubeLab) -> 
     lab.kubectl("patch", GW, "--subresource=status", "--type=merge", "-p", json.dumps(status))
     out, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 0, err
-    assert out.strip() == "gateway.gateway.networking.k8s.io/tls-passthrough-gateway condition met"
+    assert out.decode().strip() == "gateway.gateway.networking.k8s.io/tls-passthrough-gateway condition met"
     out, err = cond.communicate(timeout=30)
     assert cond.returncode == 0, err
     addr = lab.kubectl("get", GW, "-o", "jsonpath={.status.addresses[0].value}").stdout
@@ -238,19 +238,18 @@ def test_delete_namespace_empties_it_then_it_is_gone(lab: KubeLab) -> None:
 def test_get_watch_shows_changes(lab: KubeLab) -> None:
     lab.kubectl("create", "configmap", "w1")
     watcher = lab.popen("get", "cm", "-w", "--output-watch-events", "--request-timeout=20s")
-    assert watcher.stdout is not None
-    header = watcher.stdout.readline().split()
+    header = readline(watcher).split()
     assert header == ["EVENT", "NAME", "DATA", "AGE"]
-    seen = [watcher.stdout.readline().split()[:2]]
+    seen = [readline(watcher).split()[:2]]
     while seen[-1] != ["ADDED", "w1"]:
-        seen.append(watcher.stdout.readline().split()[:2])
+        seen.append(readline(watcher).split()[:2])
     lab.kubectl("create", "configmap", "w2", "--from-literal=k=v")
     while seen[-1] != ["ADDED", "w2"]:
-        seen.append(watcher.stdout.readline().split()[:2])
+        seen.append(readline(watcher).split()[:2])
     lab.kubectl("delete", "configmap", "w2")
-    line = watcher.stdout.readline().split()
+    line = readline(watcher).split()
     while line[:2] == ["MODIFIED", "w2"]:
-        line = watcher.stdout.readline().split()
+        line = readline(watcher).split()
     assert line[:2] == ["DELETED", "w2"]
     watcher.send_signal(signal.SIGTERM)
     watcher.communicate(timeout=10)
@@ -370,11 +369,10 @@ def test_logs_and_follow_and_exec_refused(lab: KubeLab, tmp_path: Path) -> None:
     assert lab.kubectl("logs", "web-logs").stdout == "line 1\nline 2\n"
     assert lab.kubectl("logs", "web-logs", "--tail=1").stdout == "line 2\n"
     follower = lab.popen("logs", "-f", "web-logs")
-    assert follower.stdout is not None
-    assert follower.stdout.readline() == "line 1\n"
+    assert readline(follower) == "line 1\n"
     with log.open("a") as handle:
         handle.write("line 3\n")
-    while (line := follower.stdout.readline()) != "line 3\n":
+    while (line := readline(follower)) != "line 3\n":
         assert line == "line 2\n"
     refused = lab.kubectl("exec", "web-logs", "--", "ls", check=False)
     assert refused.returncode == 1 and "use `gwlab exec pod/web-logs -- COMMAND`" in refused.stderr
