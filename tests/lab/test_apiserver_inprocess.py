@@ -11,7 +11,7 @@ import pytest
 from orchestrator import netns
 from orchestrator.apiserver.crud import key_of
 from orchestrator.apiserver.registry import lookup
-from orchestrator.apiserver.server import ApiServer
+from orchestrator.apiserver.server import ApiServer, ServerError
 from tests.lab.kubectl_lab import KUBECTL
 
 pytestmark = pytest.mark.lab
@@ -24,8 +24,13 @@ def test_in_process_server_and_watch(tmp_path: Path) -> None:
         with netns.create(name):
             pass
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        with pytest.raises(ServerError, match="refusing to listen outside a lab network namespace"):
+            ApiServer(tmp_path / "outside", "127.0.0.1", 0)
+        assert not (tmp_path / "outside").exists()
         with netns.inside(name):  # the listening socket belongs to the namespace it was made in
             server = ApiServer(tmp_path / "api", "127.0.0.1", 0).start()
+            with pytest.raises(ServerError, match="another API server already uses"):
+                ApiServer(tmp_path / "api", "127.0.0.1", 0)
         cm = lookup("", "v1", "configmaps")
         assert cm is not None
         watch = server.store.watch(key_of(cm), server.store.rv)
