@@ -1,6 +1,10 @@
 """Kubernetes' protobuf bodies, for the few kinds kubectl's typed clients send that way
-(`kubectl create secret|configmap|namespace`): the `k8s\\0` envelope (runtime.Unknown) and the
-field numbers of those kinds' generated.proto. Anything else is refused as UnsupportedMediaType."""
+(`kubectl create secret|configmap|namespace|deployment|service`): the `k8s\\0` envelope
+(runtime.Unknown) and the field numbers of those kinds' generated.proto (the fields those commands
+set). Anything else is refused as UnsupportedMediaType.
+
+A type ending in `?` is a Go pointer (kept when zero); the others follow JSON's omitempty (gogo
+protobuf writes non-pointer scalars even when zero)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,41 @@ MESSAGES: dict[str, Spec] = {
                   3: ("status", "msg:NamespaceStatus")},
     "NamespaceSpec": {1: ("finalizers", "reps")},
     "NamespaceStatus": {1: ("phase", "s")},
+    "Deployment": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:DeploymentSpec")},
+    "DeploymentSpec": {1: ("replicas", "i?"), 2: ("selector", "msg:LabelSelector"),
+                       3: ("template", "msg:PodTemplateSpec"), 4: ("strategy", "msg:DeploymentStrategy"),
+                       5: ("minReadySeconds", "i"), 6: ("revisionHistoryLimit", "i?"), 7: ("paused", "b"),
+                       9: ("progressDeadlineSeconds", "i?")},
+    "DeploymentStrategy": {1: ("type", "s"), 2: ("rollingUpdate", "msg:RollingUpdateDeployment")},
+    "RollingUpdateDeployment": {1: ("maxUnavailable", "msg:IntOrString"), 2: ("maxSurge", "msg:IntOrString")},
+    "LabelSelector": {1: ("matchLabels", "map"), 2: ("matchExpressions", "rep:LabelSelectorRequirement")},
+    "LabelSelectorRequirement": {1: ("key", "s"), 2: ("operator", "s"), 3: ("values", "reps")},
+    "PodTemplateSpec": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:PodSpec")},
+    "PodSpec": {2: ("containers", "rep:Container"), 3: ("restartPolicy", "s"),
+                4: ("terminationGracePeriodSeconds", "i?"), 6: ("dnsPolicy", "s"), 7: ("nodeSelector", "map"),
+                8: ("serviceAccountName", "s"), 10: ("nodeName", "s"), 11: ("hostNetwork", "b"),
+                19: ("schedulerName", "s"), 20: ("initContainers", "rep:Container"),
+                30: ("enableServiceLinks", "b?")},
+    "Container": {1: ("name", "s"), 2: ("image", "s"), 3: ("command", "reps"), 4: ("args", "reps"),
+                  5: ("workingDir", "s"), 6: ("ports", "rep:ContainerPort"), 7: ("env", "rep:EnvVar"),
+                  8: ("resources", "msg:ResourceRequirements"), 13: ("terminationMessagePath", "s"),
+                  14: ("imagePullPolicy", "s"), 20: ("terminationMessagePolicy", "s")},
+    "ContainerPort": {1: ("name", "s"), 2: ("hostPort", "i"), 3: ("containerPort", "i"), 4: ("protocol", "s"),
+                      5: ("hostIP", "s")},
+    "EnvVar": {1: ("name", "s"), 2: ("value", "s")},
+    "ResourceRequirements": {1: ("limits", "mapq"), 2: ("requests", "mapq")},
+    "Service": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:ServiceSpec")},
+    "ServiceSpec": {1: ("ports", "rep:ServicePort"), 2: ("selector", "map"), 3: ("clusterIP", "s"),
+                    4: ("type", "s"), 5: ("externalIPs", "reps"), 7: ("sessionAffinity", "s"),
+                    8: ("loadBalancerIP", "s"), 10: ("externalName", "s"), 11: ("externalTrafficPolicy", "s"),
+                    19: ("clusterIPs", "reps"), 20: ("ipFamilies", "reps"),
+                    21: ("allocateLoadBalancerNodePorts", "b?"), 23: ("internalTrafficPolicy", "s?"),
+                    24: ("ipFamilyPolicy", "s?")},
+    "ServicePort": {1: ("name", "s"), 2: ("protocol", "s"), 3: ("port", "i"), 4: ("targetPort", "msg:IntOrString"),
+                    5: ("nodePort", "i"), 6: ("appProtocol", "s?")},
 }
+KINDS = ("Secret", "ConfigMap", "Namespace", "Service")
+APPS_KINDS = ("Deployment",)
 
 
 class _Bad(Exception):
@@ -75,14 +113,25 @@ def _message(data: bytes, name: str) -> dict[str, Any]:
         if number not in spec:
             continue
         field, kind = spec[number]
+        pointer = kind.endswith("?")
+        kind = kind.rstrip("?")
         if kind == "s" and isinstance(value, bytes):
-            if value:
+            if value or pointer:
                 out[field] = value.decode("utf-8")
         elif kind in ("i", "b") and isinstance(value, int):
-            out[field] = bool(value) if kind == "b" else value
-        elif kind in ("map", "mapb") and isinstance(value, bytes):
+            if value or pointer:
+                out[field] = bool(value) if kind == "b" else _signed(value)
+        elif kind == "msg:IntOrString" and isinstance(value, bytes):
+            parts = dict(_fields(value))
+            text = parts.get(3, b"")
+            number_value = parts.get(2, 0)
+            out[field] = (text.decode("utf-8") if isinstance(text, bytes) else "") if parts.get(1) == 1 else (
+                _signed(number_value) if isinstance(number_value, int) else 0)
+        elif kind in ("map", "mapb", "mapq") and isinstance(value, bytes):
             entry = dict(_fields(value))
             k, v = entry.get(1, b""), entry.get(2, b"")
+            if kind == "mapq" and isinstance(v, bytes):  # a Quantity message: its string is field 1
+                v = dict(_fields(v)).get(1, b"")
             if isinstance(k, bytes) and isinstance(v, bytes):
                 out.setdefault(field, {})[k.decode("utf-8")] = (
                     base64.b64encode(v).decode("ascii") if kind == "mapb" else v.decode("utf-8"))
@@ -97,6 +146,11 @@ def _message(data: bytes, name: str) -> dict[str, Any]:
     return out
 
 
+def _signed(value: int) -> int:
+    """A varint holding a negative int32/int64 (two's complement over 64 bits)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def decode(body: bytes) -> dict[str, Any]:
     """A protobuf request body as the JSON object it stands for."""
     if not body.startswith(MAGIC):
@@ -108,9 +162,10 @@ def decode(body: bytes) -> dict[str, Any]:
         assert isinstance(type_meta, bytes) and isinstance(raw, bytes)
         tm = {n: v.decode() for n, v in _fields(type_meta) if isinstance(v, bytes)}
         api_version, kind = tm.get(1, ""), tm.get(2, "")
-        if kind not in ("Secret", "ConfigMap", "Namespace") or api_version != "v1":
+        if not ((api_version == "v1" and kind in KINDS) or (api_version == "apps/v1" and kind in APPS_KINDS)):
             raise errors.ApiError(415, "UnsupportedMediaType", f"the lab's API server reads protobuf bodies only "
-                                  f"for v1 Secret, ConfigMap and Namespace, not {api_version} {kind}: send JSON")
+                                  f"for v1 Secret, ConfigMap, Namespace, Service and apps/v1 Deployment, not "
+                                  f"{api_version} {kind}: send JSON")
         obj = _message(raw, kind)
     except (_Bad, UnicodeDecodeError, AssertionError) as exc:
         raise errors.bad_request(f"the protobuf body could not be decoded: {exc}") from None

@@ -8,6 +8,7 @@ import os
 import threading
 from pathlib import Path
 
+from orchestrator.apiserver import openapi
 from orchestrator.apiserver.admission import Admission
 from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.httpd import Server, tls_context
@@ -84,12 +85,18 @@ class ApiServer:
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
 
+    def warm(self) -> None:
+        """Build the OpenAPI documents now (0.1 s) rather than on kubectl's first request."""
+        threading.Thread(target=openapi.root, name="openapi-warm", daemon=True).start()
+
     def start(self) -> ApiServer:
+        self.warm()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="apiserver", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        self.warm()
         self.httpd.serve_forever()
 
     def stop(self) -> None:

@@ -378,3 +378,29 @@ def test_logs_and_follow_and_exec_refused(lab: KubeLab, tmp_path: Path) -> None:
     assert refused.returncode == 1 and "use `gwlab exec pod/web-logs -- COMMAND`" in refused.stderr
     lab.kubectl("delete", "pod", "web-logs")
     follower.communicate(timeout=10)
+
+
+def _contains(stored: object, sent: object) -> bool:
+    """Every field kubectl meant to send is in what the server stored (defaults may add more)."""
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(_contains(stored.get(k), v) for k, v in sent.items()
+                                                if v not in ({}, None) or k in stored)
+    if isinstance(sent, list):
+        return isinstance(stored, list) and len(stored) == len(sent) and all(map(_contains, stored, sent))
+    return stored == sent
+
+
+def test_typed_creates_sent_as_protobuf(lab: KubeLab) -> None:
+    """kubectl create deployment|service|configmap send protobuf: decoded, they hold what kubectl meant."""
+    for args, get in ((("deployment", "proto-web", "--image=nginx:1.27", "--port=80", "--replicas=2"),
+                       ("deploy", "proto-web")),
+                      (("service", "loadbalancer", "proto-svc", "--tcp=443:8443"), ("svc", "proto-svc")),
+                      (("configmap", "proto-cm", "--from-literal=k=v"), ("cm", "proto-cm"))):
+        meant = json.loads(lab.kubectl("create", *args, "--dry-run=client", "-o", "json").stdout)
+        lab.kubectl("create", *args)
+        stored = json.loads(lab.kubectl("get", *get, "-o", "json").stdout)
+        meant["metadata"].pop("creationTimestamp", None)
+        meant.pop("status", None)
+        assert _contains(stored, meant), (meant, stored)
+    ports = json.loads(lab.kubectl("get", "svc", "proto-svc", "-o", "jsonpath={.spec.ports}").stdout)
+    assert ports[0]["targetPort"] == 8443 and 30000 <= ports[0]["nodePort"] <= 32767
