@@ -34,10 +34,15 @@ class Deleter:
                 raise errors.conflict(r.group, r.plural, name)
             if r.kind == "Namespace":
                 return self._namespace(obj)
-            policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else
-                                                          "Background")
-            self._cascade(obj, namespace, str(policy))
-            return self.objects.remove(r, namespace, name)
+            policy = str(options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else
+                                                              "Background"))
+            if policy == "Foreground":  # dependents go first, then the owner
+                self._cascade(obj, namespace, policy)
+                return self.objects.remove(r, namespace, name)
+            gone = self.objects.remove(r, namespace, name)  # the owner goes first, then the collector's work
+            if not gone["metadata"].get("deletionTimestamp"):
+                self._cascade(obj, namespace, policy)
+            return gone
 
     def _cascade(self, owner: Obj, namespace: str, policy: str) -> None:
         uid = owner["metadata"]["uid"]

@@ -96,6 +96,10 @@ def test_gateway_step5_json_patch_then_reapply_drops_the_listener(lab: KubeLab) 
     again = lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY)
     assert again.stdout.strip() == "gateway.gateway.networking.k8s.io/tls-passthrough-gateway configured"
     assert lab.kubectl("get", GW, "-o", "jsonpath={.spec.listeners[*].name}").stdout == "http"
+    lab.kubectl("patch", "gateway", "tls-passthrough-gateway", "--type=json", "--patch-file",
+                str(PROJECT_ROOT / "lab/patches/step5-tls-listener.yaml"))
+    assert lab.kubectl("get", GW, "-o", "jsonpath={.spec.listeners[*].name}").stdout == "http tls"
+    lab.kubectl("apply", "-f", "-", stdin=STEP3_GATEWAY)
     header = _lines(lab.kubectl("get", "gateway"))[0].split()
     assert header == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"]
 
