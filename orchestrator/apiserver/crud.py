@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,8 +274,6 @@ def _spec_changed(old: Obj, new: Obj) -> bool:
 
 def _prune(obj: Obj, path: str) -> None:
     """Drop an unknown field, as decoding into the kind's type (or CRD pruning) drops it."""
-    import re
-
     parts = re.findall(r"[^.\[\]]+|\[\d+\]", path)
     node: Any = obj
     for p in parts[:-1]:

@@ -91,10 +91,14 @@ def gone(message: str) -> ApiError:
 
 
 def unsupported_media(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                    f"accepted media types include: application/json-patch+json, "
-                    f"application/merge-patch+json, application/apply-patch+yaml"
-                    if content_type == "smp-on-cr" else f"unsupported media type {content_type!r}")
+    return ApiError(415, "UnsupportedMediaType", f"unsupported media type {content_type!r}")
+
+
+def patch_type_unsupported() -> ApiError:
+    """A strategic merge patch sent to a custom resource, in kube-apiserver's words."""
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
+                    "media types include: application/json-patch+json, application/merge-patch+json, "
+                    "application/apply-patch+yaml")
 
 
 def too_large() -> ApiError:
@@ -102,5 +106,6 @@ def too_large() -> ApiError:
 
 
 def no_route(path: str) -> ApiError:
+    """kube-apiserver's answer for a path it does not serve (the path itself is not in the body)."""
     return ApiError(404, "NotFound", "the server could not find the requested resource",
                     {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})

@@ -211,7 +211,7 @@ class Api:
         if ctype == "application/merge-patch+json":
             return merge_patch(current, patch)
         if not r.builtin:
-            raise errors.unsupported_media("smp-on-cr")
+            raise errors.patch_type_unsupported()
         schema, pool = resource_schema(r)
         return strategic_merge(current, patch, schema, pool)
 

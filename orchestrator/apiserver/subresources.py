@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.apiserver import errors
 from orchestrator.apiserver.body import decode_body
 from orchestrator.apiserver.errors import ApiError
-from orchestrator.apiserver.selectors import Requirement
+from orchestrator.apiserver.tables import selector_text
 
 if TYPE_CHECKING:
     from orchestrator.apiserver.rest import Api, Request, Response, Target
@@ -99,19 +99,6 @@ def _first_container(pod: Obj) -> str:
     return str(containers[0].get("name", ""))
 
 
-def _selector_text(sel: Any) -> str:
-    if not isinstance(sel, dict):
-        return ""
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
-    for e in sel.get("matchExpressions") or []:
-        op = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}.get(e.get("operator"), "")
-        req = Requirement(e.get("key", ""), op, tuple(e.get("values") or []))
-        values = ",".join(req.values)
-        parts.append({"in": f"{req.key} in ({values})", "notin": f"{req.key} notin ({values})",
-                      "exists": req.key, "!": f"!{req.key}"}.get(op, req.key))
-    return ",".join(parts)
-
-
 def as_scale(obj: Obj) -> Obj:
     meta = obj["metadata"]
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
@@ -119,7 +106,7 @@ def as_scale(obj: Obj) -> Obj:
                          if k in meta},
             "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
             "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                       "selector": _selector_text((obj.get("spec") or {}).get("selector"))}}
+                       "selector": selector_text((obj.get("spec") or {}).get("selector"))}}
 
 
 def _scale(api: Api, req: Request, t: Target, strict: str) -> Response:

@@ -65,17 +65,24 @@ def _condition(obj: Obj, ctype: str) -> Obj | None:
     return None
 
 
-def _selector(sel: Any) -> str:
+def selector_text(sel: Any) -> str:
+    """A label selector (matchLabels/matchExpressions, or a Service's plain map) as kubectl writes it."""
     if not isinstance(sel, dict):
-        return NONE
-    labels = sel.get("matchLabels", sel) if "matchLabels" in sel or "matchExpressions" in sel else sel
-    parts = [f"{k}={v}" for k, v in sorted((labels or {}).items())]
-    for e in sel.get("matchExpressions") or []:
+        return ""
+    structured = "matchLabels" in sel or "matchExpressions" in sel
+    labels = (sel.get("matchLabels") or {}) if structured else sel
+    expressions = (sel.get("matchExpressions") or []) if structured else []
+    parts = [f"{k}={v}" for k, v in sorted(labels.items())]
+    for e in expressions:
         values = ",".join(e.get("values") or [])
         op = str(e.get("operator", ""))
         parts.append({"In": f"{e['key']} in ({values})", "NotIn": f"{e['key']} notin ({values})",
                       "Exists": e["key"], "DoesNotExist": f"!{e['key']}"}.get(op, e["key"]))
-    return ",".join(parts) or NONE
+    return ",".join(parts)
+
+
+def _selector(sel: Any) -> str:
+    return selector_text(sel) or NONE
 
 
 def _containers(o: Obj) -> tuple[str, str]:
