@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,6 +88,12 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             try:
                 for chunk in resp.stream:
+                    if not chunk:
+                        # A client waiting on a stream sends nothing; readable means it hung up.
+                        if select.select([self.connection], [], [], 0)[0]:
+                            self.close_connection = True
+                            return
+                        continue
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")

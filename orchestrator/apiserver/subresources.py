@@ -92,6 +92,8 @@ def _follow(api: Api, t: Target, path: Path, first: bytes, offset: int) -> Itera
             yield chunk
         elif api.objects.store.get("/pods", t.namespace, t.name) is None:
             return
+        else:
+            yield b""  # idle: lets the HTTP layer notice a client that hung up
 
 
 def _first_container(pod: Obj) -> str:

@@ -58,6 +58,7 @@ def serve(store: Store, key: str, r: Resource, namespace: str | None, query: dic
             while (remaining := deadline - time.monotonic()) > 0:
                 ev = w.next(min(remaining, 1.0))
                 if ev is None:
+                    yield b""  # idle: lets the HTTP layer notice a client that hung up
                     continue
                 sent += 1
                 out = _filtered(Event(ev.type, ev.resource, ev.rv, from_storage(r, ev.object)), keep, seen)

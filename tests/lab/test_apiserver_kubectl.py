@@ -259,6 +259,21 @@ def test_get_watch_shows_changes(lab: KubeLab) -> None:
     watcher.communicate(timeout=10)
 
 
+def test_a_watch_whose_client_hangs_up_ends(lab: KubeLab) -> None:
+    assert lab.proc is not None
+    tasks = Path(f"/proc/{lab.proc.pid}/task")
+    watcher = lab.popen("get", "cm", "-w")
+    readline(watcher)
+    with_watch = len(list(tasks.iterdir()))
+    watcher.kill()
+    watcher.communicate(timeout=10)
+    for _ in range(50):  # the server looks once a second while idle
+        if len(list(tasks.iterdir())) < with_watch:
+            break
+        time.sleep(0.1)
+    assert len(list(tasks.iterdir())) < with_watch, "the watch's thread outlived its client"
+
+
 def test_kill_9_then_restart_loses_nothing(lab: KubeLab) -> None:
     lab.kubectl("create", "configmap", "durable", "--from-literal=k=v")
     before = json.loads(lab.kubectl("get", "cm", "-A", "-o", "json").stdout)

@@ -122,14 +122,14 @@ def test_watch_streams_lines_and_expires_old_versions() -> None:
                  resourceVersionMatch="NotOlderThan", allowWatchBookmarks="true", timeoutSeconds="1",
                  fieldSelector="metadata.name=server-certs")
     assert resp.stream is not None
-    lines = [json.loads(line) for line in resp.stream]
+    lines = [json.loads(line) for line in resp.stream if line]
     assert [x["type"] for x in lines] == ["ADDED", "BOOKMARK"]
     assert lines[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     api.objects.store.history.clear()
     api.objects.store.history.append(_fake_event())  # the history kept now starts at 40
     old = _call(api, "GET", "/api/v1/namespaces/default/secrets", watch="true", resourceVersion="1")
     assert old.stream is not None
-    error = json.loads(next(iter(old.stream)))
+    error = json.loads(next(line for line in old.stream if line))
     assert error["type"] == "ERROR" and error["object"]["code"] == 410 and error["object"]["reason"] == "Expired"
 
 
