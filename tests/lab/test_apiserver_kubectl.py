@@ -262,7 +262,8 @@ def test_get_watch_shows_changes(lab: KubeLab) -> None:
 def test_a_watch_whose_client_hangs_up_ends(lab: KubeLab) -> None:
     assert lab.proc is not None
     tasks = Path(f"/proc/{lab.proc.pid}/task")
-    watcher = lab.popen("get", "cm", "-w")
+    lab.kubectl("create", "configmap", "watched")
+    watcher = lab.popen("get", "cm", "watched", "-w")
     readline(watcher)
     with_watch = len(list(tasks.iterdir()))
     watcher.kill()
