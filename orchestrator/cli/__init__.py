@@ -10,7 +10,7 @@ from importlib import import_module
 from orchestrator.errors import LabError, ValidationFailed
 
 VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird", "get", "delete", "patch",
-         "scale", "certs", "create", "capture", "trace")
+         "scale", "certs", "create", "capture", "trace", "kubectl")
 
 
 def common(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestrator.cli import kubectl
+
+    found = kubectl.split(sys.argv[1:] if argv is None else argv)
+    if found is not None:  # kubectl's arguments are kubectl's: no parser of ours sees them
+        try:
+            return kubectl.run(*found, replace=argv is None)
+        except LabError as exc:
+            print(f"gwlab: error: {exc}", file=sys.stderr)
+            return 1
     args = build_parser().parse_args(argv)
     if os.geteuid() != 0 and getattr(args, "needs_root", True):
         print("gwlab: this verb needs root (network namespaces); run it with sudo", file=sys.stderr)

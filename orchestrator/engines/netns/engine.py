@@ -129,12 +129,10 @@ class NetnsEngine(Engine):
         return report
 
     def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
-        from orchestrator.cluster import Store
-        from orchestrator.engines.netns.controllers import Controllers
-        from orchestrator.k8s import api
+        # the lab's API server's objects (floor 5 reads them for the engine: the store is the API's)
+        from orchestrator.controlplane.objects import bodies
 
-        found = api.views(api.kind_of(kind), Store(self.topo.name).load(), Controllers(self.host).allocations())
-        return [v.body for v in api.select(found, None, namespace)]
+        return bodies(self.host.files.api_store, kind, namespace)
 
     def gateway_backend_sessions(self) -> int | None:
         """Connections the gateway proxies have passed to backends (None: no proxy answers)."""

@@ -1,0 +1,84 @@
+"""gwlab kubectl ARGS...: the real kubectl (the venv's, 1.37.1) inside the bastion's namespace, as the
+workshop runs it, with the lab's kubeconfig and a discovery cache in the lab's run directory. Every
+argument goes to kubectl untouched (leading flags too: `gwlab kubectl -n bars get pods`); stdin,
+stdout and the exit status are kubectl's own.
+
+It runs before gwlab's own parser is built (main's first look at the command line), so a kubectl
+command costs only kubectl's time: the process enters the bastion's namespace and becomes kubectl."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.cli import common
+
+KUBECTL = Path(sys.executable).parent / "kubectl"
+# gwlab's verbs that are kubectl's: they run kubectl with the same arguments.
+KUBECTL_VERBS = ("get", "apply", "patch", "delete", "scale", "create")
+
+
+def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("kubectl", help="the real kubectl, run from the bastion against the lab's API server")
+    common(p)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="kubectl's arguments, as written (e.g. get pods -A)")
+    p.set_defaults(run=lambda a: run(a.lab, a.topo, a.args, replace=False))
+
+
+def split(argv: list[str]) -> tuple[str | None, str | None, list[str]] | None:
+    """(lab, topology, kubectl's arguments) when the verb is kubectl, else None. Only gwlab's own
+    --lab/-t may come before the verb."""
+    lab, topo, i = os.environ.get("GWLAB_LAB"), None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "kubectl":
+            return lab, topo, argv[i + 1:]
+        if arg in KUBECTL_VERBS:
+            return lab, topo, argv[i:]
+        if arg in ("--lab", "-t", "--topo") and i + 1 < len(argv):
+            if arg == "--lab":
+                lab = argv[i + 1]
+            else:
+                topo = argv[i + 1]
+            i += 2
+        elif arg.startswith("--lab="):
+            lab, i = arg.split("=", 1)[1], i + 1
+        else:
+            return None
+    return None
+
+
+def environment(files_root: Path, kubeconfig: Path, cache: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(KUBECONFIG=str(kubeconfig), KUBECACHEDIR=str(cache))
+    return env
+
+
+def run(lab_name: str | None, topo_path: str | None, args: list[str], replace: bool = True) -> int:
+    from orchestrator.engines.netns import namespaces
+    from orchestrator.errors import LabError
+    from orchestrator.fsutil import private_dir
+    from orchestrator.rundir import RunDir
+    from orchestrator.state import LabState, ns_name
+    from orchestrator.topology import load_named
+
+    topo = load_named(topo_path, lab_name)
+    files = RunDir.of(topo)
+    if LabState.load(topo.name) is None or not files.kubeconfig.exists():
+        raise LabError(f"lab {topo.name!r} is not up (no API server's kubeconfig in {files.root}); "
+                       "start it with `gwlab up`")
+    private_dir(files.kube_cache)
+    env = environment(files.root, files.kubeconfig, files.kube_cache)
+    ns = ns_name(topo.name, topo.bastion.name)
+    if not namespaces.exists(ns):
+        raise LabError(f"the bastion's namespace {ns} is gone; `gwlab down` then `gwlab up` rebuilds the lab")
+    argv = [str(KUBECTL), *args]
+    if replace:
+        sys.stdout.flush()
+        namespaces.enter(ns)  # this (only) thread: kubectl inherits the namespace at exec
+        os.execve(argv[0], argv, env)
+    with namespaces.inside(ns):
+        return subprocess.run(argv, env=env).returncode

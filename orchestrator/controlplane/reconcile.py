@@ -1,0 +1,142 @@
+"""The control plane's loop: an in-process watch of everything the API server stores, debounced;
+when the lab's modelled objects changed, today's reconcile path (one seam, `Reconciler.sync`: the
+cluster plan from the store, the node speakers reconfigured in place, `Controllers.sync`), then what
+it derived written back through the API. Each pass leaves a marker (the resourceVersion it saw and
+its report) that gwlab's own writes wait on."""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import cluster
+from orchestrator.apiserver.crud import Objects
+from orchestrator.apiserver.store import Event, Watch
+from orchestrator.controlplane import objects as stored, writeback
+from orchestrator.engines.base import SyncReport
+from orchestrator.errors import LabError
+from orchestrator.fsutil import atomic_write
+from orchestrator.manifests import Document
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState, Proc
+from orchestrator.topology import Topology
+
+DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
+
+
+@dataclass
+class _Everything(Watch):
+    def matches(self, ev: Event) -> bool:
+        return True
+
+
+class PodRecords(LabState):
+    """The control plane's own record of the pods it started (pods.json), apart from the lab's
+    state file, which `up` and the other verbs write."""
+
+    @property
+    def path(self) -> Path:
+        return RunDir(self.lab).pod_records
+
+    @classmethod
+    def open(cls, state: LabState) -> PodRecords:
+        try:
+            raw = json.loads(RunDir(state.lab).pod_records.read_text())
+            procs = [Proc(**p) for p in raw.get("processes", [])]
+            return cls(state.lab, state.engine, state.topology, namespaces=list(raw.get("namespaces", [])),
+                       processes=procs, bastion_bird=state.bastion_bird)
+        except (OSError, ValueError, TypeError):
+            return cls(state.lab, state.engine, state.topology, bastion_bird=state.bastion_bird)
+
+
+@dataclass
+class Marker:
+    rv: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> Marker:
+        try:
+            raw = json.loads(path.read_text())
+            return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def sync_report(self) -> SyncReport:
+        return SyncReport(**self.report) if self.report else SyncReport()
+
+
+class Reconciler:
+    def __init__(self, objects: Objects, topo: Topology, state: LabState) -> None:
+        from orchestrator.engines import get_engine  # the engine is what acts on the host
+
+        self.objects = objects
+        self.topo = topo
+        self.files = RunDir.of(topo)
+        self.records = PodRecords.open(state)
+        self.engine = get_engine(state.engine, topo, self.records)
+        self.fingerprint = ""
+        self.watch = _Everything(objects.store, "", None)
+        with objects.store.lock:
+            objects.store.watches.append(self.watch)
+        self._stop = threading.Event()
+
+    def documents(self) -> list[Document]:
+        docs = []
+        for r in stored.modelled():
+            docs += [stored.document(r, o) for o in self.objects.list_of(r, None)[0]]
+        return docs
+
+    def sync(self, docs: list[Document]) -> SyncReport:
+        """The seam: today's whole-world reconcile (issue 11 puts watch-driven controllers here)."""
+        plan = cluster.plan(self.topo, docs)
+        report = self.engine.apply(plan)
+        from orchestrator.engines.netns.controllers import Controllers  # the netns engine's controllers
+
+        ctl = Controllers(self.engine.host)  # type: ignore[attr-defined]
+        alloc = ctl.allocations()
+        writeback.statuses(self.objects, alloc.statuses)
+        waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
+        writeback.pods(self.objects, self.topo, self.files, alloc.pod_specs(), set(alloc.ready), waiting)
+        return report
+
+    def once(self, rv: int) -> None:
+        docs = self.documents()
+        fingerprint = json.dumps([d.body for d in docs], sort_keys=True)
+        marker = Marker(rv)
+        if fingerprint != self.fingerprint:
+            try:
+                marker.report = asdict(self.sync(docs))
+                self.fingerprint = fingerprint
+            except LabError as exc:
+                marker.error = str(exc)
+            except Exception:  # one bad pass must not end the control plane; its log says why
+                marker.error = "the controllers failed: " + traceback.format_exc(limit=5)
+                print(marker.error, flush=True)
+        else:
+            marker = Marker(rv, Marker.read(self.files.reconciled).report)
+        atomic_write(self.files.reconciled, json.dumps(asdict(marker)))
+
+    def run(self) -> None:
+        self.once(self.objects.store.rv)
+        while not self._stop.is_set():
+            ev = self.watch.next(timeout=1.0)
+            if ev is None:
+                continue
+            while self.watch.next(timeout=DEBOUNCE) is not None:
+                pass
+            self.once(self.objects.store.rv)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="controllers", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.watch.close()
