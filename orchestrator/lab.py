@@ -43,8 +43,13 @@ class Lab:
     def plan(self) -> cluster.ClusterPlan:
         """The current cluster plan: computed from the API server's objects once, then kept by `apply`."""
         if self._plan is None:
-            self._plan = cluster.plan(self.topo, stored_objects(self.files.api_store))
+            self._plan = cluster.plan(self.topo, stored_objects(self.files.api_store) + self.unstored)
         return self._plan
+
+    @property
+    def has_api_server(self) -> bool:
+        """The netns engine's cluster is emulated: its API server is the lab's control plane."""
+        return self.engine.name == "netns"
 
     @property
     def api(self) -> Client:
@@ -77,6 +82,10 @@ class Lab:
         controllers (the speakers, pods, proxies, statuses) to have caught up with it."""
         with changing():
             docs = self.unstored + docs
+            if not self.has_api_server:  # an engine whose cluster is real (kind): it is the store
+                plan = cluster.plan(self.topo, self.plan.docs, docs, deleted or [])
+                self._plan, self.unstored = plan, []
+                return ApplyResult(plan.changes, self.engine.apply(plan))
             # The store, not the kept plan, is the base: another command may have changed it since.
             plan = cluster.plan(self.topo, stored_objects(self.files.api_store), docs, deleted or [])
             ignored = {cluster.key(c.doc): c.ignored for c in plan.changes}

@@ -105,8 +105,9 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
             t = time.perf_counter()
             lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan, step)
             # The API server and controllers start beside BIRD: their start hides under BIRD's first second.
-            controlplane.start(topo, state)
             lab.unstored = list(plan.docs)
+            if lab.has_api_server:
+                controlplane.start(topo, state)
             checkpoint()
             for change in plan.changes:
                 if change.ignored:

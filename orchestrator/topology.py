@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import LabError, Problem, ValidationFailed
+from orchestrator import safeyaml
 
 SUPPORTED_KINDS = ("linux", "k8s-kind", "ext-container", "bridge")
 from orchestrator.rundir import LAB_NAME  # noqa: E402
@@ -102,7 +103,7 @@ def load(path: Path | str) -> Topology:
     path = Path(path)
     file = str(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safeyaml.load(path.read_text())
     except OSError as exc:
         raise ValidationFailed([Problem(file, "(file)", f"cannot read it: {exc.strerror}",
                                         "give the path of a topology.clab.yml with -t")]) from exc

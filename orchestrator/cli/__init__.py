@@ -29,12 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from orchestrator.cli import kubectl
-
+    kubectl = import_module("orchestrator.cli.kubectl")  # it imports `common` from here
     found = kubectl.split(sys.argv[1:] if argv is None else argv)
     if found is not None:  # kubectl's arguments are kubectl's: no parser of ours sees them
         try:
-            return kubectl.run(*found, replace=argv is None)
+            return int(kubectl.run(*found, replace=argv is None))
         except LabError as exc:
             print(f"gwlab: error: {exc}", file=sys.stderr)
             return 1

@@ -37,7 +37,7 @@ def split(argv: list[str]) -> tuple[str | None, str | None, list[str]] | None:
         if arg == "kubectl":
             return lab, topo, argv[i + 1:]
         if arg in KUBECTL_VERBS:
-            return lab, topo, argv[i:]
+            return _own_flags(lab, topo, argv[i:])
         if arg in ("--lab", "-t", "--topo") and i + 1 < len(argv):
             if arg == "--lab":
                 lab = argv[i + 1]
@@ -49,6 +49,23 @@ def split(argv: list[str]) -> tuple[str | None, str | None, list[str]] | None:
         else:
             return None
     return None
+
+
+def _own_flags(lab: str | None, topo: str | None, args: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """gwlab's --lab/--topo taken out of a look-alike verb's arguments (kubectl has neither)."""
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] in ("--lab", "--topo") and i + 1 < len(args):
+            lab, topo = (args[i + 1], topo) if args[i] == "--lab" else (lab, args[i + 1])
+            i += 2
+            continue
+        if args[i].startswith("--lab="):
+            lab = args[i].split("=", 1)[1]
+        else:
+            rest.append(args[i])
+        i += 1
+    return lab, topo, rest
 
 
 def environment(files_root: Path, kubeconfig: Path, cache: Path) -> dict[str, str]:

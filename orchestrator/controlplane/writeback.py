@@ -129,6 +129,12 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
                 objects.remove(r, meta["namespace"], meta["name"])
             except ApiError:
                 pass
+    namespaces = by_kind("v1", "Namespace")
+    for ns in sorted({s.namespace for s in specs}):
+        try:  # the gateway's proxy lives in tigera-gateway, which the operator makes on a cluster
+            objects.get(_res(namespaces), "", ns)
+        except ApiError:
+            objects.create(_res(namespaces), "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     for key, spec in sorted(wanted.items()):
         try:
             started = objects.get(r, spec.namespace, spec.name)["metadata"]["creationTimestamp"]

@@ -129,7 +129,7 @@ class NetnsEngine(Engine):
         return report
 
     def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
-        # the lab's API server's objects (floor 5 reads them for the engine: the store is the API's)
+        # the objects as the lab's API server stores them, status included
         from orchestrator.controlplane.objects import bodies
 
         return bodies(self.host.files.api_store, kind, namespace)
