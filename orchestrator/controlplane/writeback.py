@@ -14,6 +14,7 @@ from orchestrator.apiserver.errors import ApiError
 from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.rest import LOG_ANNOTATION
 from orchestrator.k8s import kinds
+from orchestrator.k8s.gateway.status import CONTROLLER_NAME
 from orchestrator.k8s.world import PodSpec
 from orchestrator.rundir import RunDir
 from orchestrator.topology import Topology
@@ -176,6 +177,15 @@ def event(objects: Objects, namespace: str, kind: str, name: str, reason: str, m
         pass
 
 
+def _operator_class(objects: Objects, r: Resource, name: str) -> None:
+    """The GatewayClass Calico's operator makes for its GatewayAPI object, as an object of the API."""
+    try:
+        objects.get(r, "", name)
+    except ApiError:
+        objects.create(r, "", {"apiVersion": r.api_version, "kind": "GatewayClass", "metadata": {"name": name},
+                               "spec": {"controllerName": CONTROLLER_NAME}})
+
+
 def statuses(objects: Objects, found: dict[str, dict[str, Any]]) -> None:
     """Each "Kind/namespace/name" status the controllers computed, through the status subresource."""
     for key, status in sorted(found.items()):
@@ -185,6 +195,8 @@ def statuses(objects: Objects, found: dict[str, dict[str, Any]]) -> None:
         if r is None:
             continue
         try:
+            if kind == "GatewayClass":
+                _operator_class(objects, r, name)
             current = objects.get(r, namespace if r.namespaced else "", name)
             if current.get("status") != status:
                 objects.update(r, namespace if r.namespaced else "", name, {**current, "status": status},
