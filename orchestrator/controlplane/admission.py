@@ -31,6 +31,10 @@ SERVER_DEFAULTED = frozenset((
     "externalTrafficPolicy", "protocol", "targetPort"))
 
 
+# Set by the API server on every object (or defaulted inside references): never the user's to be warned of.
+SERVER_SET = frozenset(("uid", "generation", "creationTimestamp", "apiVersion"))
+
+
 def _server_default(path: str) -> bool:
     leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
     return leaf in SERVER_DEFAULTED
@@ -104,6 +108,7 @@ class KindsAdmission:
             causes = [Cause(p.field, p.message + (f" (fix: {p.fix})" if p.fix else ""))
                       for p in failed.problems if not (p.message == "unknown field" and _server_default(p.field))]
             return Verdict(causes)
-        ignored = [f for f in (parsed[0].ignored if parsed else []) if not _server_default(f)]
+        ignored = [f for f in (parsed[0].ignored if parsed else [])
+                   if not _server_default(f) and f.rsplit(".", 1)[-1] not in SERVER_SET]
         return Verdict([], [f"{name}: accepted but not modelled by the lab, ignored: {', '.join(ignored)}"]
                        if ignored else [])

@@ -26,6 +26,7 @@ from orchestrator.state import LabState, Proc
 from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
+RETRY, RETRIES = 0.2, 5  # a failed pass again after 0.2, 0.4, ... s
 
 
 @dataclass
@@ -58,12 +59,14 @@ class Marker:
     rv: int = 0
     report: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    retrying: bool = False  # the error's pass will be tried again
 
     @classmethod
     def read(cls, path: Path) -> Marker:
         try:
             raw = json.loads(path.read_text())
-            return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""))
+            return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""),
+                       bool(raw.get("retrying")))
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
 
@@ -105,7 +108,8 @@ class Reconciler:
         writeback.pods(self.objects, self.topo, self.files, alloc.pod_specs(), set(alloc.ready), waiting)
         return report
 
-    def once(self, rv: int) -> None:
+    def once(self, rv: int, retrying: bool = False) -> bool:
+        """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
         docs = self.documents()
         fingerprint = json.dumps([d.body for d in docs], sort_keys=True)
         marker = Marker(rv)
@@ -120,17 +124,23 @@ class Reconciler:
                 print(marker.error, flush=True)
         else:
             marker = Marker(rv, Marker.read(self.files.reconciled).report)
+        marker.retrying = bool(marker.error) and retrying
         atomic_write(self.files.reconciled, json.dumps(asdict(marker)))
+        return not marker.error
 
     def run(self) -> None:
-        self.once(self.objects.store.rv)
+        failures = 0
         while not self._stop.is_set():
-            ev = self.watch.next(timeout=1.0)
-            if ev is None:
-                continue
+            failed = not self.once(self.objects.store.rv, retrying=failures < RETRIES)
+            # A failed pass is tried again with back-off (as a controller requeues), a few times.
+            failures = failures + 1 if failed else 0
+            wait = RETRY * 2 ** (failures - 1) if 0 < failures <= RETRIES else 1.0
+            ev = self.watch.next(timeout=wait)
+            if ev is None and not 0 < failures <= RETRIES:
+                while ev is None and not self._stop.is_set():
+                    ev = self.watch.next(timeout=1.0)
             while self.watch.next(timeout=DEBOUNCE) is not None:
                 pass
-            self.once(self.objects.store.rv)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="controllers", daemon=True)

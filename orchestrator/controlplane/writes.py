@@ -91,7 +91,7 @@ def wait_reconciled(files: RunDir, rv: int, timeout: float = RECONCILE_WAIT) -> 
     deadline = time.monotonic() + timeout
     while True:
         marker = Marker.read(files.reconciled)
-        if marker.rv >= rv:
+        if marker.rv >= rv and not marker.retrying:
             if marker.error:
                 raise LabError(f"the lab's controllers failed on this change: {marker.error}")
             return marker
