@@ -145,6 +145,11 @@ class RunDir:
         return self.root / "kube-cache"
 
     @property
+    def kubectl_ns(self) -> Path:
+        """The namespace kubectl runs in (the bastion's), so `gwlab kubectl` need not read the topology."""
+        return self.apiserver / "kubectl-netns"
+
+    @property
     def controlplane_log(self) -> Path:
         return self.root / "controlplane.log"
 

@@ -68,30 +68,26 @@ def _own_flags(lab: str | None, topo: str | None, args: list[str]) -> tuple[str 
     return lab, topo, rest
 
 
-def environment(files_root: Path, kubeconfig: Path, cache: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(KUBECONFIG=str(kubeconfig), KUBECACHEDIR=str(cache))
-    return env
-
-
 def run(lab_name: str | None, topo_path: str | None, args: list[str], replace: bool = True) -> int:
     from orchestrator.engines.netns import namespaces
     from orchestrator.errors import LabError
     from orchestrator.fsutil import private_dir
     from orchestrator.rundir import RunDir
-    from orchestrator.state import LabState, ns_name
-    from orchestrator.topology import load_named
 
-    topo = load_named(topo_path, lab_name)
-    files = RunDir.of(topo)
-    if LabState.load(topo.name) is None or not files.kubeconfig.exists():
-        raise LabError(f"lab {topo.name!r} is not up (no API server's kubeconfig in {files.root}); "
-                       "start it with `gwlab up`")
-    private_dir(files.kube_cache)
-    env = environment(files.root, files.kubeconfig, files.kube_cache)
-    ns = ns_name(topo.name, topo.bastion.name)
+    if lab_name is None or topo_path is not None:  # the topology names the lab (the common case reads no YAML)
+        from orchestrator.topology import load_named
+
+        lab_name = load_named(topo_path, lab_name).name
+    files = RunDir(lab_name)
+    try:
+        ns = files.kubectl_ns.read_text().strip()
+    except OSError:
+        raise LabError(f"lab {lab_name!r} is not up (no API server in {files.root}); start it with "
+                       "`gwlab up`") from None
     if not namespaces.exists(ns):
         raise LabError(f"the bastion's namespace {ns} is gone; `gwlab down` then `gwlab up` rebuilds the lab")
+    private_dir(files.kube_cache)
+    env = dict(os.environ, KUBECONFIG=str(files.kubeconfig), KUBECACHEDIR=str(files.kube_cache))
     argv = [str(KUBECTL), *args]
     if replace:
         sys.stdout.flush()

@@ -8,6 +8,7 @@ import sys
 
 from orchestrator.controlplane.client import Client
 from orchestrator.engines.netns import procs
+from orchestrator.fsutil import atomic_write, private_dir
 from orchestrator.rundir import RunDir
 from orchestrator.state import LabState, Proc, ns_name
 from orchestrator.topology import LabNode, Topology
@@ -21,6 +22,8 @@ def control_plane(topo: Topology) -> LabNode:
 
 def start(topo: Topology, state: LabState) -> Proc:
     files = RunDir.of(topo)
+    private_dir(files.apiserver)
+    atomic_write(files.kubectl_ns, ns_name(topo.name, topo.bastion.name))
     proc = procs.spawn(ROLE, ns_name(topo.name, control_plane(topo).name),
                        [sys.executable, "-m", "orchestrator.controlplane", "--lab", topo.name],
                        files.controlplane_log)
