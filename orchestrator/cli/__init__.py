@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     found = kubectl.split(sys.argv[1:] if argv is None else argv)
     if found is not None:  # kubectl's arguments are kubectl's: no parser of ours sees them
         try:
-            return int(kubectl.run(*found, replace=argv is None))
+            lab, topo, args, pure = found
+            # `gwlab kubectl` becomes kubectl; gwlab's own verbs also wait for the controllers and report
+            return int(kubectl.run(lab, topo, args, replace=argv is None and pure))
         except LabError as exc:
             print(f"gwlab: error: {exc}", file=sys.stderr)
             return 1

@@ -9,12 +9,16 @@ command costs only kubectl's time: the process enters the bastion's namespace an
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from orchestrator.cli import common
+
+if TYPE_CHECKING:
+    from orchestrator.rundir import RunDir
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 # gwlab's verbs that are kubectl's: they run kubectl with the same arguments.
@@ -28,16 +32,16 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=lambda a: run(a.lab, a.topo, a.args, replace=False))
 
 
-def split(argv: list[str]) -> tuple[str | None, str | None, list[str]] | None:
-    """(lab, topology, kubectl's arguments) when the verb is kubectl, else None. Only gwlab's own
-    --lab/-t may come before the verb."""
+def split(argv: list[str]) -> tuple[str | None, str | None, list[str], bool] | None:
+    """(lab, topology, kubectl's arguments, whether the verb is `kubectl` itself) when the verb is kubectl
+    or one of gwlab's verbs that are kubectl's, else None. Only gwlab's own --lab/-t come before the verb."""
     lab, topo, i = os.environ.get("GWLAB_LAB"), None, 0
     while i < len(argv):
         arg = argv[i]
         if arg == "kubectl":
-            return lab, topo, argv[i + 1:]
+            return lab, topo, argv[i + 1:], True
         if arg in KUBECTL_VERBS:
-            return _own_flags(lab, topo, argv[i:])
+            return (*_own_flags(lab, topo, argv[i:]), False)
         if arg in ("--lab", "-t", "--topo") and i + 1 < len(argv):
             if arg == "--lab":
                 lab = argv[i + 1]
@@ -94,4 +98,25 @@ def run(lab_name: str | None, topo_path: str | None, args: list[str], replace: b
         namespaces.enter(ns)  # this (only) thread: kubectl inherits the namespace at exec
         os.execve(argv[0], argv, env)
     with namespaces.inside(ns):
-        return subprocess.run(argv, env=env).returncode
+        code = subprocess.run(argv, env=env).returncode
+    if code == 0 and args[:1] and args[0] in WRITES:
+        _report_controllers(files)
+    return code
+
+
+WRITES = ("apply", "patch", "delete", "scale", "create")
+
+
+def _report_controllers(files: RunDir) -> None:
+    """gwlab's verbs wait for the lab's controllers to catch up with what kubectl wrote, and print
+    what they did (kubectl returns as soon as the API server stored it)."""
+    import json
+
+    from orchestrator.controlplane.writes import wait_reconciled
+
+    try:
+        rv = int(json.loads(files.api_store.read_text())["resourceVersion"])
+    except (OSError, ValueError, KeyError):
+        return
+    for line in wait_reconciled(files, rv).sync_report().lines():
+        print(line)

@@ -21,37 +21,20 @@ from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
 from orchestrator.manifests import Document
+from orchestrator.engines.netns.records import PodRecords
 from orchestrator.rundir import RunDir
-from orchestrator.state import LabState, Proc
+from orchestrator.state import LabState
 from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
-RETRY, RETRIES = 0.2, 5  # a failed pass again after 0.2, 0.4, ... s
+RETRY, RETRIES = 0.2, 5
+POD_CHECK = 0.5  # seconds between looks at the pods' processes while nothing is written  # a failed pass again after 0.2, 0.4, ... s
 
 
 @dataclass
 class _Everything(Watch):
     def matches(self, ev: Event) -> bool:
         return True
-
-
-class PodRecords(LabState):
-    """The control plane's own record of the pods it started (pods.json), apart from the lab's
-    state file, which `up` and the other verbs write."""
-
-    @property
-    def path(self) -> Path:
-        return RunDir(self.lab).pod_records
-
-    @classmethod
-    def open(cls, state: LabState) -> PodRecords:
-        try:
-            raw = json.loads(RunDir(state.lab).pod_records.read_text())
-            procs = [Proc(**p) for p in raw.get("processes", [])]
-            return cls(state.lab, state.engine, state.topology, namespaces=list(raw.get("namespaces", [])),
-                       processes=procs, bastion_bird=state.bastion_bird)
-        except (OSError, ValueError, TypeError):
-            return cls(state.lab, state.engine, state.topology, bastion_bird=state.bastion_bird)
 
 
 @dataclass
@@ -137,10 +120,17 @@ class Reconciler:
             wait = RETRY * 2 ** (failures - 1) if 0 < failures <= RETRIES else 1.0
             ev = self.watch.next(timeout=wait)
             if ev is None and not 0 < failures <= RETRIES:
-                while ev is None and not self._stop.is_set():
-                    ev = self.watch.next(timeout=1.0)
+                while ev is None and not self._stop.is_set() and not self.pod_died():
+                    ev = self.watch.next(timeout=POD_CHECK)
+                self.fingerprint = "" if ev is None else self.fingerprint  # a pod died: a whole pass
             while self.watch.next(timeout=DEBOUNCE) is not None:
                 pass
+
+    def pod_died(self) -> bool:
+        """A pod's process is gone (the kubelet's part, until issue 11's kubelet restarts it itself)."""
+        from orchestrator.engines.netns import procs
+
+        return any(p.role.startswith("pod:") and not procs.alive(p) for p in self.records.processes)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="controllers", daemon=True)

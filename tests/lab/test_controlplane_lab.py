@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator import PROJECT_ROOT
 from orchestrator.engines.netns import namespaces as netns
-from orchestrator.state import RunDir
+from orchestrator.rundir import RunDir
 
 from tests.workshop_texts import STEP3_GATEWAY, STEP5_PATCH
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from orchestrator.engines.netns import namespaces as netns, procs
+from orchestrator.engines.netns.records import PodRecords
 from orchestrator.state import LabState, run_dir
 
 from .helpers import gwlab
@@ -153,7 +154,8 @@ backend be_echo
     subprocess.run(["haproxy", "-c", "-f", str(cfg)], check=True, capture_output=True)
     state = LabState.load(lab)
     assert state is not None
-    [master] = [p for p in state.processes if p.role.startswith("pod:tigera-gateway/")]
+    records = PodRecords.open(state)  # the control plane's record of its pods
+    [master] = [p for p in records.processes if p.role.startswith("pod:tigera-gateway/")]
     assert procs.alive(master) and os.path.basename(os.readlink(f"/proc/{master.pid}/exe")) == "haproxy"
     log = cfg.parent / "container.log"
     loaded = log.read_text().count("Loading success.")
