@@ -117,7 +117,7 @@ def test_workshop_steps_by_hand_and_step5_patch_on_a_running_gateway(lab_name: s
     # Step 2 before step 1: the pod waits for its Secret, as on a cluster.
     out = gwlab("apply", "--lab", lab_name, "-f", str(m / "app"))
     assert "waiting for Secret server-certs" in out.stdout
-    assert "Pending" in gwlab("get", "--lab", lab_name, "pods").stdout
+    assert "ContainerCreating" in gwlab("get", "--lab", lab_name, "pods").stdout  # its volume waits
     assert "secret/server-certs created" in gwlab("certs", "--lab", lab_name, "--apply").stdout
     assert "Running" in gwlab("get", "--lab", lab_name, "pods").stdout
     gwlab("apply", "--lab", lab_name, "-f", str(m / "app"), "-f", str(m / "gateway"))
