@@ -25,7 +25,7 @@ from benchlib import summarize
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator import netns  # noqa: E402
+from orchestrator.engines.netns import namespaces as netns  # noqa: E402
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 GOALS = {"kubectl apply -f (one manifest)": 0.15, "kubectl get pods (20 pods)": 0.1}

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import PROJECT_ROOT, netns
+from orchestrator import PROJECT_ROOT
+from orchestrator.engines.netns import namespaces as netns
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 HOST, PORT = "127.0.0.1", 6443

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import netns
+from orchestrator.engines.netns import namespaces as netns
 from orchestrator.apiserver.crud import key_of
 from orchestrator.apiserver.registry import lookup
 from orchestrator.apiserver.server import ApiServer, ServerError
