@@ -147,6 +147,32 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
             continue  # its namespace is going away: the next pass removes the pod
         if key in waiting:
             event(objects, spec.namespace, "Pod", spec.name, "FailedMount", waiting[key], "Warning", "kubelet")
+        elif key not in ready and (why := bad_certificate(objects, spec)):
+            event(objects, spec.namespace, "Pod", spec.name, "Unhealthy", why, "Warning", "kubelet")
+
+
+def bad_certificate(objects: Objects, spec: PodSpec) -> str:
+    """Why a pod that mounts a TLS Secret cannot serve: its certificate or key does not parse (the
+    API server stores such a Secret, as kube-apiserver does; the pod is where it fails)."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    secrets = by_kind("v1", "Secret")
+    for name in sorted(set(spec.secret_mounts.values())):
+        try:
+            data = objects.get(_res(secrets), spec.namespace, name).get("data") or {}
+            x509.load_pem_x509_certificate(base64.b64decode(data.get("tls.crt", "")))
+            if "tls.key" in data:
+                load_pem_private_key(base64.b64decode(data["tls.key"]), None)
+        except ApiError:
+            continue
+        except (ValueError, TypeError, binascii.Error) as exc:
+            return (f"Readiness probe failed: the server cannot load its certificate: Secret {name}'s tls.crt or "
+                    f"tls.key does not parse ({str(exc).splitlines()[0][:120]}); replace the Secret")
+    return ""
 
 
 def event(objects: Objects, namespace: str, kind: str, name: str, reason: str, message: str,

@@ -150,3 +150,22 @@ def test_workshop_clean_up_lines_in_order(lab: str) -> None:
     eventually("no echo pod and no proxy pod", lambda: not pods(lab) and not pods(lab, "-n", "tigera-gateway"))
     state = json.loads(RunDir(lab).pod_records.read_text())
     assert not [p for p in state["processes"] if p["role"].startswith("pod:")]
+
+
+def test_a_secret_whose_certificate_does_not_parse_is_stored_and_its_pod_says_why(lab: str) -> None:
+    kubectl(lab, "create", "namespace", "badcert")
+    try:
+        out = kubectl(lab, "-n", "badcert", "create", "secret", "generic", "server-certs", "--type=kubernetes.io/tls",
+                      "--from-literal=tls.crt=not a certificate", "--from-literal=tls.key=not a key")
+        assert out.stdout.strip() == "secret/server-certs created"  # stored, as kube-apiserver stores it
+        kubectl(lab, "-n", "badcert", "apply", "-f", str(ECHO))
+
+        def said_why() -> bool:
+            events = kubectl(lab, "-n", "badcert", "get", "events", "-o", "json").stdout
+            return "does not parse" in events
+        eventually("an event saying the certificate does not parse", said_why, timeout=60)
+        [pod] = pods(lab, "-n", "badcert")
+        ready = [c for c in pod["status"]["conditions"] if c["type"] == "Ready"]  # type: ignore[index]
+        assert ready[0]["status"] == "False"
+    finally:
+        kubectl(lab, "delete", "namespace", "badcert", "--timeout=60s", check=False)
