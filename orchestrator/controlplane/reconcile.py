@@ -88,7 +88,19 @@ class Reconciler:
         alloc = ctl.allocations()
         writeback.statuses(self.objects, alloc.statuses)
         waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
-        writeback.pods(self.objects, self.topo, self.files, alloc.pod_specs(), set(alloc.ready), waiting)
+        specs = alloc.pod_specs()
+        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting)
+        by_key = {s.key: s for s in specs}
+        for key in report.created:  # Events saying why the controllers acted
+            if key in by_key:
+                spec = by_key[key]
+                writeback.event(self.objects, spec.namespace, "Pod", spec.name, "Started",
+                                f"Started on {spec.node} at {spec.ip} for {spec.owner}", component="kubelet")
+        for key in report.removed:
+            namespace, _, name = key.partition("/")
+            writeback.event(self.objects, namespace, "Pod", name, "Killing",
+                            "Stopped: its owner no longer wants it (deleted, scaled down or its template changed)",
+                            component="kubelet")
         return report
 
     def once(self, rv: int, retrying: bool = False) -> bool:
