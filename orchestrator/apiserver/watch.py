@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 MAX_TIMEOUT = 1800.0
+BOOKMARK_EVERY = 10.0  # seconds of quiet between bookmarks, for watches that allow them
 
 
 def _line(kind: str, obj: Obj) -> bytes:
@@ -40,6 +41,7 @@ def serve(store: Store, key: str, r: Resource, namespace: str | None, query: dic
     except ValueError:
         raise errors.bad_request("timeoutSeconds must be a number") from None
     include = query.get("includeObject", "Metadata")
+    bookmarks = query.get("allowWatchBookmarks") == "true" and not as_table
     ctype = "application/json;as=Table;v=v1;g=meta.k8s.io" if as_table else "application/json"
 
     def events() -> Iterator[bytes]:
@@ -52,12 +54,20 @@ def serve(store: Store, key: str, r: Resource, namespace: str | None, query: dic
         first = True
         sent = 0
         deadline = time.monotonic() + timeout
+        next_bookmark = time.monotonic() + BOOKMARK_EVERY
         try:
             if initial_events and w.initial == 0:
                 yield _bookmark(r, w.start_rv)
             while (remaining := deadline - time.monotonic()) > 0:
                 ev = w.next(min(remaining, 1.0))
                 if ev is None:
+                    if bookmarks and time.monotonic() >= next_bookmark:
+                        next_bookmark = time.monotonic() + BOOKMARK_EVERY
+                        with store.lock:  # nothing queued: every event up to store.rv was sent
+                            rv = store.rv if w.events.empty() else None
+                        if rv is not None:
+                            yield _bookmark(r, rv, initial_end=False)
+                            continue
                     yield b""  # idle: lets the HTTP layer notice a client that hung up
                     continue
                 sent += 1
@@ -78,9 +88,11 @@ def serve(store: Store, key: str, r: Resource, namespace: str | None, query: dic
     return Response(200, b"", ctype, stream=events())
 
 
-def _bookmark(r: Resource, rv: int) -> bytes:
-    return _line("BOOKMARK", {"kind": r.kind, "apiVersion": r.api_version, "metadata": {
-        "resourceVersion": str(rv), "annotations": {"k8s.io/initial-events-end": "true"}}})
+def _bookmark(r: Resource, rv: int, initial_end: bool = True) -> bytes:
+    meta: Obj = {"resourceVersion": str(rv)}
+    if initial_end:
+        meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return _line("BOOKMARK", {"kind": r.kind, "apiVersion": r.api_version, "metadata": meta})
 
 
 def _filtered(ev: Event, keep: Callable[[Obj], bool], seen: set[tuple[str, str]]) -> Event | None:

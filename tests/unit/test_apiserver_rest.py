@@ -209,3 +209,18 @@ def test_events_are_one_storage_seen_at_two_versions() -> None:
         "v1", "image pulled", "web-1", "gwlab/kubelet")
     listed = _body(_call(api, "GET", "/apis/events.k8s.io/v1/namespaces/default/events"))
     assert [e["regarding"]["name"] for e in listed["items"]] == ["web-1"]
+
+
+def test_quiet_watches_get_bookmarks_at_the_current_version(monkeypatch: Any) -> None:
+    from orchestrator.apiserver import watch
+
+    monkeypatch.setattr(watch, "BOOKMARK_EVERY", 0.0)
+    api = _api()
+    _call(api, "POST", "/api/v1/namespaces/default/secrets", SECRET)
+    rv = api.objects.store.rv
+    resp = _call(api, "GET", "/api/v1/namespaces/default/secrets", watch="true", resourceVersion=str(rv),
+                 allowWatchBookmarks="true", timeoutSeconds="2")
+    assert resp.stream is not None
+    first = json.loads(next(line for line in resp.stream if line))
+    assert first == {"type": "BOOKMARK", "object": {"kind": "Secret", "apiVersion": "v1",
+                                                    "metadata": {"resourceVersion": str(rv)}}}
