@@ -136,7 +136,7 @@ def test_workshop_steps_by_hand_and_step5_patch_on_a_running_gateway(lab_name: s
     assert json.loads(gwlab("verify", "--lab", lab_name, "--json", check=False).stdout)["checks"]
     renamed = gwlab("patch", "--lab", lab_name, "gateway", "tls-passthrough-gateway", "--type=json", "--patch",
                     '[{"op": "replace", "path": "/metadata/name", "value": "other"}]', check=False)
-    assert renamed.returncode == 1 and "cannot rename" in renamed.stderr
+    assert renamed.returncode == 1 and "does not match the name on the URL" in renamed.stderr  # kubectl, as on kind
 
 
 def test_scale_delete_and_reapply(lab_name: str) -> None:
