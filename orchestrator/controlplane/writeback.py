@@ -131,7 +131,9 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
             except ApiError:
                 pass
     namespaces = by_kind("v1", "Namespace")
-    for ns in sorted({s.namespace for s in specs}):
+    # Only the gateway's proxy namespace is the controllers' to make: a user's namespace that is gone was
+    # deleted (a pass that began before the deletion must not bring it back).
+    for ns in sorted({s.namespace for s in specs if s.role == "gateway"}):
         try:  # the gateway's proxy lives in tigera-gateway, which the operator makes on a cluster
             objects.get(_res(namespaces), "", ns)
         except ApiError:
