@@ -6,6 +6,7 @@ its report) that gwlab's own writes wait on."""
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import traceback
@@ -20,6 +21,7 @@ from orchestrator.controlplane import objects as stored, writeback
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
+from orchestrator.k8s.world import Allocations, ServiceSpec, compute
 from orchestrator.manifests import Document
 from orchestrator.engines.netns.records import PodRecords
 from orchestrator.rundir import RunDir
@@ -90,6 +92,7 @@ class Reconciler:
         waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
         specs = alloc.pod_specs()
         writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting)
+        writeback.endpoints(self.objects, self.services(plan, alloc), specs)
         by_key = {s.key: s for s in specs}
         for key in report.created:  # Events saying why the controllers acted
             if key in by_key:
@@ -102,6 +105,16 @@ class Reconciler:
                             "Stopped: its owner no longer wants it (deleted, scaled down or its template changed)",
                             component="kubelet")
         return report
+
+    def services(self, plan: cluster.ClusterPlan, alloc: Allocations) -> list[ServiceSpec]:
+        """The Services with their ready endpoints, as the controllers' last pass left them."""
+        from orchestrator.engines.netns.controllers import now, objects_of, service_cidr
+
+        topo = self.topo
+        blocks = {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
+        world = compute(topo, objects_of(plan), blocks, copy.deepcopy(alloc),
+                        service_cidr(topo.path.parent / topo.kind_config), now())
+        return list(world.services.values())
 
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""

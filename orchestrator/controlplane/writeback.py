@@ -15,7 +15,7 @@ from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.rest import LOG_ANNOTATION
 from orchestrator.k8s import kinds
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME
-from orchestrator.k8s.world import PodSpec
+from orchestrator.k8s.world import PodSpec, ServiceSpec
 from orchestrator.rundir import RunDir
 from orchestrator.topology import Topology
 
@@ -231,3 +231,38 @@ def statuses(objects: Objects, found: dict[str, dict[str, Any]]) -> None:
                                subresource="status")
         except ApiError:
             continue  # deleted since: nothing to report on
+
+
+def endpoints(objects: Objects, services: list[ServiceSpec], specs: list[PodSpec]) -> None:
+    """Endpoints and an EndpointSlice for each Service of the API, listing its ready backends (what
+    kube-proxy's rules send to), as the endpoints controllers write them."""
+    eps, slices = _res(by_kind("v1", "Endpoints")), _res(by_kind("discovery.k8s.io/v1", "EndpointSlice"))
+    svc_r = _res(by_kind("v1", "Service"))
+    nodes = {s.key: s.node for s in specs}
+    for svc in services:
+        try:
+            objects.get(svc_r, svc.namespace, svc.name)
+        except ApiError:
+            continue  # the gateway's own proxy Service: not an object of the API (issue 11 makes it one)
+        found = sorted({e for group in svc.endpoints.values() for e in group}, key=lambda e: (e.ip, e.port))
+        ports = sorted({e.port for e in found})
+        addresses = {e.ip: e.pod for e in found}
+
+        def ref(pod: str) -> dict[str, str]:
+            namespace, _, name = pod.partition("/")
+            return {"kind": "Pod", "namespace": namespace, "name": name}
+        subsets = [{"addresses": [{"ip": ip, "nodeName": nodes.get(pod, ""), "targetRef": ref(pod)}
+                                  for ip, pod in sorted(addresses.items())],
+                    "ports": [{"port": p, "protocol": "TCP"} for p in ports]}] if found else []
+        meta = {"name": svc.name, "namespace": svc.namespace}
+        try:
+            _put(objects, eps, {"apiVersion": "v1", "kind": "Endpoints", "metadata": dict(meta), "subsets": subsets})
+            _put(objects, slices, {
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                "metadata": {**meta, "labels": {"kubernetes.io/service-name": svc.name,
+                                                "endpointslice.kubernetes.io/managed-by": "gwlab-controllers"}},
+                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": nodes.get(pod, ""),
+                               "targetRef": ref(pod)} for ip, pod in sorted(addresses.items())],
+                "ports": [{"port": p, "protocol": "TCP"} for p in ports]})
+        except ApiError:
+            continue  # its namespace is going away

@@ -89,7 +89,11 @@ def test_workshop_jsonpath_line_and_statuses(lab: str) -> None:
     ready = kubectl(lab, "get", "deploy", "passthrough-echoserver", "-o", "jsonpath={.status.readyReplicas}").stdout
     assert ready == "1"
     logs = kubectl(lab, "logs", "-l", "run=passthrough-echoserver", "--tail=50")
-    assert logs.returncode == 0
+    assert "echo-basic listening https=8443" in logs.stdout  # the pod's own log file
+    ips = kubectl(lab, "get", "endpoints", "passthrough-echoserver", "-o", "jsonpath={.subsets[0].addresses[*].ip}")
+    assert ips.stdout.startswith("10.50.0.")
+    events = kubectl(lab, "get", "events", "-o", "jsonpath={.items[*].reason}").stdout.split()
+    assert "Started" in events
 
 
 def test_reapply_keeps_env_var_and_gateway_reapply_drops_tls(lab: str) -> None:
