@@ -17,6 +17,7 @@ from orchestrator.bird import push as bird_push
 from orchestrator.bird.birdc import Reply
 from orchestrator.bird.validate import RoutesSpec, Target, ValidationReport, validate
 from orchestrator.errors import LabError
+from orchestrator.controlplane.objects import from_file as stored_objects
 from orchestrator.rundir import RunDir
 from orchestrator.state import LabState
 from orchestrator.topology import Topology
@@ -71,7 +72,7 @@ def node_feeders(topo: Topology, engine: Engine, plan: ClusterPlan | None = None
     from orchestrator.bird import policy
 
     if plan is None:  # a caller without an open lab
-        plan = cluster.plan(topo, cluster.Store(topo.name).load())
+        plan = cluster.plan(topo, stored_objects(RunDir.of(topo).api_store))
     received: dict[str, list[policy.FedRoute]] | None = None
     found = []
     for n in topo.k8s_nodes:
@@ -112,7 +113,7 @@ def lab_target(topo: Topology, state: LabState, engine: Engine | None, node: str
     from orchestrator.bird import policy
 
     if plan is None:
-        plan = cluster.plan(topo, cluster.Store(topo.name).load())
+        plan = cluster.plan(topo, stored_objects(RunDir.of(topo).api_store))
     return replace(base, policy=True, net=policy.ScratchNet(topo.bastion.ip, topo.segment, topo.bastion.interface),
                    feeders=tuple(node_feeders(topo, engine, plan)),
                    declared=declared_ranges(cluster.calico_objects(plan.parsed).pools),

@@ -1,10 +1,10 @@
-"""The lab's stand-in for the Kubernetes API server: the objects applied to it, kept in the run
-directory, and what the cluster's controllers derive from them (here: the node BGP speakers)."""
+"""The cluster plan: the lab's objects (stored by the lab's API server, orchestrator.controlplane) merged
+with a change and validated whole, and what the cluster's controllers derive from them (here: the node
+BGP speakers)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +13,9 @@ from typing import Any
 from orchestrator import PROJECT_ROOT, manifests
 from orchestrator.calico.models import BGPConfiguration, BGPPeer, IPPool
 from orchestrator.calico.speakers import CalicoObjects, SpeakerConfig, speaker_configs
-from orchestrator.fsutil import atomic_write
 from orchestrator.k8s import kinds
 from orchestrator.k8s.kinds import Parsed
 from orchestrator.manifests import Document
-from orchestrator.rundir import RunDir
 from orchestrator.topology import Topology
 
 BASE_MANIFESTS = PROJECT_ROOT / "lab" / "manifests" / "calico"
@@ -57,22 +55,6 @@ def calico_objects(parsed: list[Parsed]) -> CalicoObjects:
     bgp = [p.obj for p in parsed if isinstance(p.obj, BGPConfiguration) and p.obj.name == "default"]
     return CalicoObjects([p.obj for p in parsed if isinstance(p.obj, IPPool)], bgp[0] if bgp else None,
                          [p.obj for p in parsed if isinstance(p.obj, BGPPeer)])
-
-
-class Store:
-    def __init__(self, lab: str) -> None:
-        self.path = RunDir(lab).objects
-
-    def load(self) -> list[Document]:
-        try:
-            raw = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return []
-        return [Document(d["file"], d["index"], d["body"]) for d in raw]
-
-    def save(self, docs: list[Document]) -> None:
-        atomic_write(self.path, json.dumps([{"file": d.file, "index": d.index, "body": d.body} for d in docs],
-                                           indent=1))
 
 
 def plan(topo: Topology, current: list[Document], applied: list[Document] = (),  # type: ignore[assignment]

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from orchestrator import checks, cluster, topology
 from orchestrator.bird.config import BastionConfig, bastion_config
+from orchestrator.controlplane import process as controlplane, writes
+from orchestrator.controlplane.client import Client
+from orchestrator.controlplane.objects import from_file as stored_objects
 from orchestrator.engines import get_engine
 from orchestrator.engines.base import Engine, SyncReport
 from orchestrator.engines.netns import namespaces, procs
@@ -32,13 +35,29 @@ class Lab:
     state: LabState
     engine: Engine
     _plan: cluster.ClusterPlan | None = field(default=None, repr=False)
+    # Objects validated before the API server ran (`up`'s Calico manifests): the first apply stores them.
+    unstored: list[Document] = field(default_factory=list, repr=False)
+    _client: Client | None = field(default=None, repr=False)
 
     @property
     def plan(self) -> cluster.ClusterPlan:
-        """The current cluster plan: computed from the store once, then kept by `apply`."""
+        """The current cluster plan: computed from the API server's objects once, then kept by `apply`."""
         if self._plan is None:
-            self._plan = cluster.plan(self.topo, cluster.Store(self.topo.name).load())
+            self._plan = cluster.plan(self.topo, stored_objects(self.files.api_store) + self.unstored)
         return self._plan
+
+    @property
+    def has_api_server(self) -> bool:
+        """The netns engine's cluster is emulated: its API server is the lab's control plane."""
+        return self.engine.name == "netns"
+
+    @property
+    def api(self) -> Client:
+        """gwlab's own client of the lab's API server (from inside the bastion's namespace)."""
+        if self._client is None:
+            self._client = controlplane.client(self.topo)
+            self._client.wait_ready()
+        return self._client
 
     @property
     def files(self) -> RunDir:
@@ -59,14 +78,22 @@ class Lab:
         return {node: s.blocks[0] for node, s in self.plan.speakers.items() if s.blocks}
 
     def apply(self, docs: list[Document], deleted: list[tuple[str, str, str]] | None = None) -> ApplyResult:
-        """Validate the change whole, store it, then let the speakers and controllers catch up."""
+        """Validate the change whole, write it through the API, then wait for the control plane's
+        controllers (the speakers, pods, proxies, statuses) to have caught up with it."""
         with changing(self.topo.name):
-            store = cluster.Store(self.topo.name)
+            docs = self.unstored + docs
+            if not self.has_api_server:  # an engine whose cluster is real (kind): it is the store
+                plan = cluster.plan(self.topo, self.plan.docs, docs, deleted or [])
+                self._plan, self.unstored = plan, []
+                return ApplyResult(plan.changes, self.engine.apply(plan))
             # The store, not the kept plan, is the base: another command may have changed it since.
-            plan = cluster.plan(self.topo, store.load(), docs, deleted or [])
-            store.save(plan.docs)
-            self._plan = plan
-            return ApplyResult(plan.changes, self.engine.apply(plan))
+            plan = cluster.plan(self.topo, stored_objects(self.files.api_store), docs, deleted or [])
+            ignored = {cluster.key(c.doc): c.ignored for c in plan.changes}
+            changes, rv = writes.write(self.api, docs, ignored, deleted or [])
+            self.unstored = []
+            marker = writes.wait_reconciled(self.files, rv)
+            self._plan = cluster.plan(self.topo, stored_objects(self.files.api_store))
+            return ApplyResult(changes, marker.sync_report())
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
         return bastion_config(self.topo, str(self.files.node(self.topo.bastion.name).bird_log),

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import Problem, ValidationFailed
+from orchestrator import safeyaml
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def read_documents(paths: Iterable[Path | str]) -> list[Document]:
 def parse_documents(text: str, file: str, problems: list[Problem]) -> list[Document]:
     docs: list[Document] = []
     try:
-        loaded = list(yaml.safe_load_all(text))
+        loaded = list(safeyaml.load_all(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"

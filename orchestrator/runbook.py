@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from orchestrator import bastion, checks, cluster, topology
+from orchestrator.controlplane import process as controlplane
 from orchestrator.engines.netns import namespaces
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT
 from orchestrator.engines import get_engine
@@ -118,8 +119,11 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
                 progress(line)
             t = time.perf_counter()
             lab.engine.up(lab.bastion_config(PRE_EXISTING_ACCEPT), plan, step)
+            # The API server and controllers start beside BIRD: their start hides under BIRD's first second.
+            lab.unstored = list(plan.docs)
+            if lab.has_api_server:
+                controlplane.start(topo, state)
             checkpoint()
-            cluster.Store(lab_name).save(plan.docs)
             for change in plan.changes:
                 if change.ignored:
                     progress(change.line())
@@ -134,6 +138,8 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
                 t = time.perf_counter()
                 workshop.run(lab, step)
                 phases["demo steps 1-5"] = time.perf_counter() - t
+            if lab.unstored:
+                lab.apply([])  # without the demo, the Calico manifests still go to the API server
             if manifests:
                 # The user's manifests come last, over the workshop's objects of the same name, and
                 # whatever they hold besides Calico's kinds is reconciled like any `gwlab apply`.

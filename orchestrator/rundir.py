@@ -2,7 +2,10 @@
 moves the root) and each file in it. Nothing else spells a file name of the run directory.
 
     <lab>/state.json        what the lab made (orchestrator.state)
-    <lab>/objects.json      the objects applied, the lab's API store (orchestrator.cluster)
+    <lab>/apiserver/        the lab's API server: its CA, certificates, kubeconfig and store.json
+    <lab>/kube-cache/       kubectl's discovery cache (KUBECACHEDIR)
+    <lab>/controllers.json  what the control plane last reconciled (resourceVersion, its report)
+    <lab>/pods.json         the control plane's record of the pods it runs
     <lab>/cluster.json      the controllers' allocations and statuses
     <lab>/certs/            the workshop's CA and the echo server's certificate
     <lab>/scratch/          the route-policy test's throwaway routers
@@ -156,8 +159,38 @@ class RunDir:
         return self.root / "state.json"
 
     @property
-    def objects(self) -> Path:
-        return self.root / "objects.json"
+    def apiserver(self) -> Path:
+        return self.root / "apiserver"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.apiserver / "kubeconfig"
+
+    @property
+    def api_store(self) -> Path:
+        return self.apiserver / "store.json"
+
+    @property
+    def kube_cache(self) -> Path:
+        return self.root / "kube-cache"
+
+    @property
+    def kubectl_ns(self) -> Path:
+        """The namespace kubectl runs in (the bastion's), so `gwlab kubectl` need not read the topology."""
+        return self.apiserver / "kubectl-netns"
+
+    @property
+    def controlplane_log(self) -> Path:
+        return self.root / "controlplane.log"
+
+    @property
+    def reconciled(self) -> Path:
+        return self.root / "controllers.json"
+
+    @property
+    def pod_records(self) -> Path:
+        """The control plane's own record of the pods it runs (their processes and namespaces)."""
+        return self.root / "pods.json"
 
     @property
     def cluster(self) -> Path:
@@ -179,14 +212,6 @@ class RunDir:
     def supervisor_log(self) -> Path:
         """What the lab's supervisor did: one line per BIRD it found dead and started again."""
         return self.root / "supervisor.log"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.root / "kubeconfig"
-
-    @property
-    def kube_cache(self) -> Path:
-        return self.root / "kube-cache"
 
     def etc(self, node: str) -> Path:
         """/etc/netns/<ns>/ of a node's namespace."""

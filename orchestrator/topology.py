@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import LabError, Problem, ValidationFailed
+from orchestrator import safeyaml
 
 SUPPORTED_KINDS = ("linux", "k8s-kind", "ext-container", "bridge")
 from orchestrator.rundir import LAB_NAME  # noqa: E402
@@ -99,8 +100,8 @@ def load_named(path: Path | str | None, name: str | None) -> Topology:
     return topo.with_name(name) if name else topo
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """YAML's safe loader that records a key given twice in one mapping (YAML would silently keep
+class _StrictLoader(safeyaml.NoAliasLoader):
+    """YAML's safe loader (no anchors or aliases: safeyaml) that records a key given twice in one mapping (YAML would silently keep
     the last one: a second `calico-worker:` would replace the first node)."""
 
     duplicates: list[tuple[int, int, str]]

@@ -10,7 +10,7 @@ from importlib import import_module
 from orchestrator.errors import LabError, ValidationFailed
 
 VERBS = ("up", "down", "clean", "status", "verify", "birdc", "exec", "apply", "bird", "get", "delete", "patch",
-         "scale", "certs", "create", "capture", "trace", "netem", "fault", "failover", "shell", "graph", "egctl")
+         "scale", "certs", "create", "capture", "trace", "netem", "fault", "failover", "shell", "graph", "egctl", "kubectl")
 
 
 def command_name() -> str:
@@ -52,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    kubectl = import_module("orchestrator.cli.kubectl")  # it imports `common` from here
+    found = kubectl.split(sys.argv[1:] if argv is None else argv)
+    if found is not None:  # kubectl's arguments are kubectl's: no parser of ours sees them
+        try:
+            lab, topo, args, pure = found
+            # `gwlab kubectl` becomes kubectl; gwlab's own verbs also wait for the controllers and report
+            return int(kubectl.run(lab, topo, args, replace=argv is None and pure))
+        except LabError as exc:
+            print(f"gwlab: error: {exc}", file=sys.stderr)
+            return 1
     args = build_parser().parse_args(argv)
     if os.geteuid() != 0 and getattr(args, "needs_root", True):
         print("gwlab: this verb needs root (network namespaces); run it with sudo", file=sys.stderr)

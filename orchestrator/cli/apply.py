@@ -1,25 +1,14 @@
-"""gwlab apply -f FILE...: apply manifests to the running lab, as kubectl apply does."""
+"""gwlab apply ARGS...: `kubectl apply ARGS...` against the lab's API server (see orchestrator.cli.kubectl)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from orchestrator.cli import common
+from orchestrator.cli import common, kubectl
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("apply", help="apply manifests (files or directories) to the running lab")
+    p = sub.add_parser("apply", help="apply manifests (kubectl apply, run from the bastion)")
     common(p)
-    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from orchestrator import lab, manifests
-
-    running = lab.open_lab(args.topo, args.lab)
-    result = running.apply(manifests.read_documents([Path(f) for f in args.filename]))
-    for line in result.lines():
-        print(line)
-    return 0  # as kubectl: the objects are applied; pods still starting are listed above
+    p.add_argument("args", nargs=argparse.REMAINDER, help="kubectl apply's arguments, as written")
+    p.set_defaults(run=lambda a: kubectl.run(a.lab, a.topo, ["apply", *a.args], replace=False))

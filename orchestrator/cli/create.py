@@ -1,36 +1,14 @@
-"""gwlab create secret tls NAME --cert FILE --key FILE, as kubectl create secret tls."""
+"""gwlab create ARGS...: `kubectl create ARGS...` against the lab's API server (see orchestrator.cli.kubectl)."""
 
 from __future__ import annotations
 
 import argparse
 
-from orchestrator.cli import common
+from orchestrator.cli import common, kubectl
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("create", help="create a Secret from a certificate and key (secret tls)")
+    p = sub.add_parser("create", help="create an object, e.g. secret tls (kubectl create, run from the bastion)")
     common(p)
-    p.add_argument("what", choices=["secret"])
-    p.add_argument("type", choices=["tls"])
-    p.add_argument("name")
-    p.add_argument("--cert", required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("-n", "--namespace", default="default")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from orchestrator import lab, pki
-    from orchestrator.errors import LabError
-    from orchestrator.manifests import Document
-
-    try:
-        cert, key = Path(args.cert).read_bytes(), Path(args.key).read_bytes()
-    except OSError as exc:
-        raise LabError(f"cannot read {exc.filename}: {exc.strerror}") from exc
-    body = pki.tls_secret(args.name, cert, key, args.namespace)
-    for line in lab.open_lab(args.topo, args.lab).apply([Document("(gwlab create secret tls)", 0, body)]).lines():
-        print(line)
-    return 0
+    p.add_argument("args", nargs=argparse.REMAINDER, help="kubectl create's arguments, as written")
+    p.set_defaults(run=lambda a: kubectl.run(a.lab, a.topo, ["create", *a.args], replace=False))

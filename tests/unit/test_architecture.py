@@ -12,16 +12,18 @@ PACKAGE = PROJECT_ROOT / "orchestrator"
 
 # Lowest first. A module's floor is that of the longest prefix naming it.
 FLOORS: list[tuple[str, ...]] = [
-    ("orchestrator.errors", "orchestrator.fsutil", "orchestrator.rundir", "orchestrator.state",
+    ("orchestrator.errors", "orchestrator.safeyaml", "orchestrator.fsutil", "orchestrator.rundir", "orchestrator.state",
      "orchestrator.topology", "orchestrator.topology_gen", "orchestrator.templates", "orchestrator.pki",
      "orchestrator.report", "orchestrator.manifests", "orchestrator.columns"),
     ("orchestrator.bird", "orchestrator.calico", "orchestrator.k8s", "orchestrator.echo", "orchestrator.cluster",
-     "orchestrator.envoy"),
+     "orchestrator.envoy", "orchestrator.apiserver", "orchestrator.controlplane.admission",
+     "orchestrator.controlplane.objects", "orchestrator.controlplane.writeback"),
     ("orchestrator.engines.netns.namespaces", "orchestrator.engines.netns.rtnl",
      "orchestrator.engines.netns.neighbours", "orchestrator.engines.netns.procs",
      "orchestrator.engines.netns.teardown", "orchestrator.engines.netns.host", "orchestrator.engines.netns.network",
-     "orchestrator.impair"),
-    ("orchestrator.engines",),
+     "orchestrator.impair", "orchestrator.controlplane.client", "orchestrator.controlplane.process",
+     "orchestrator.engines.netns.records"),
+    ("orchestrator.engines", "orchestrator.controlplane"),
     ("orchestrator.lab", "orchestrator.checks"),
     ("orchestrator.bastion", "orchestrator.demo", "orchestrator.verification", "orchestrator.capture",
      "orchestrator.faults", "orchestrator.shell", "orchestrator.graph"),

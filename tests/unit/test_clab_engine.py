@@ -138,9 +138,8 @@ def test_the_shared_checks_run_on_this_engine(lab_name: str) -> None:
     runner.on_get("blockaffinities.crd.projectcalico.org", [
         {"spec": {"node": n, "cidr": c, "state": "confirmed", "deleted": "false"}} for n, c in blocks.items()])
     plan = cluster.plan(engine.topo, [], cluster.base_documents())
-    cluster.Store(lab_name).save(plan.docs)
     engine.state.facts["filtered_before_push"] = {str(LB): ["10.0.1.11", "10.0.1.12", "10.0.1.13"]}
-    lab = Lab(engine.topo, engine.state, engine)
+    lab = Lab(engine.topo, engine.state, engine, plan)
     assert lab.blocks() == {n: IPv4Network(c) for n, c in blocks.items()}  # real Calico's, not the model's
     results = checks.run(engine, lab.bgp_checks())
     assert [r for r in results if not r.ok] == []

@@ -64,7 +64,7 @@ def test_names() -> None:
     assert n.bastion_container == "clab-tls-passthrough-bastion" and n.cluster == "calico"
     assert n.container("bastion") == n.bastion_container and n.container("calico-worker") == "calico-worker"
     assert n.bastion_conf == n.run / "bastion" / "bird.conf" and n.bridge == "gwlab-br"
-    assert n.kubectl("get", "nodes") == ("kubectl", "--kubeconfig", str(n.run / "kubeconfig"), "get", "nodes")
+    assert n.kubectl("get", "nodes") == ("kubectl", "--kubeconfig", str(n.run / "apiserver" / "kubeconfig"), "get", "nodes")
     assert [container_name(p, "lab", "b") for p in (None, "", "__lab-name", "x")] == [
         "clab-lab-b", "b", "lab-b", "x-lab-b"]
 

@@ -15,7 +15,6 @@ from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME, PENDING_TIME, ObjKey, ServiceInfo
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
 from orchestrator.k8s.jsonpatch import apply_patch_text
-from orchestrator.k8s.jsonpath import jsonpath
 from tests.workshop_texts import STEP3_GATEWAY, STEP4_ROUTE, STEP5_PATCH
 
 
@@ -132,11 +131,11 @@ def test_workshop_step5_route_is_accepted_on_the_tls_listener() -> None:
     assert result.plans[GW].services() == [("default", "passthrough-echoserver", 443)]
 
 
-def test_workshop_step7_address_via_jsonpath() -> None:
-    result = run([step5_gateway()], [route()])
-    gateway = {"metadata": {"name": GW.name}, "status": result.gateways[GW].to_dict()}
-    assert jsonpath("{.status.addresses[0].value}", gateway) == "10.10.10.23"
-    assert jsonpath('{.status.conditions[?(@.type=="Programmed")].status}', gateway) == "True"
+def test_workshop_step7_address_in_the_status() -> None:
+    # what step 7's `-o jsonpath='{.status.addresses[0].value}'` reads (kubectl does the JSONPath)
+    status = run([step5_gateway()], [route()]).gateways[GW].to_dict()
+    assert status["addresses"][0]["value"] == "10.10.10.23"
+    assert [c["status"] for c in status["conditions"] if c["type"] == "Programmed"] == ["True"]
 
 
 def test_route_status_as_kubectl_shows_it() -> None:
@@ -172,8 +171,7 @@ def test_a_gateway_whose_class_is_not_ours_stays_pending(classes: list[str]) -> 
     assert status.to_dict() == {"conditions": [c.to_dict() for c in status.conditions]}
     assert result.routes[ROUTE].parents == ()  # no controller writes the route's status either
     assert GW not in result.plans
-    gateway = {"status": status.to_dict()}
-    assert jsonpath("{.status.addresses[0].value}", gateway) == ""
+    assert "addresses" not in status.to_dict()
 
 
 def test_gateway_class_status() -> None:

@@ -37,7 +37,7 @@ from orchestrator.engines.clab.plan import (READY, BuildImage, Command, CreateBr
 from orchestrator.engines.clab.runner import CommandResult, Runner, SubprocessRunner
 from orchestrator.errors import LabError, ValidationFailed
 from orchestrator.fsutil import atomic_write
-from orchestrator.k8s import api, kinds
+from orchestrator.k8s import kinds
 from orchestrator.state import LabState
 from orchestrator.engines.netns.teardown import teardown
 from orchestrator.topology import Topology
@@ -178,7 +178,7 @@ class ClabEngine(Engine):
         return report
 
     def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
-        k = api.kind_of(kind)
+        k = kinds.kind_of(kind)
         res = f"{k.aliases[1]}.{k.group}" if k.group else k.aliases[1]
         where: tuple[str, ...] = () if not k.namespaced else ("-n", namespace) if namespace else ("-A",)
         return self._kubectl_items(res, *where)

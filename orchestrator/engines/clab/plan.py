@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from orchestrator.engines.clab.names import BASTION_CONTEXT, CALICO_VERSION, TIGERA_OPERATOR_URL, ClabNames
-from orchestrator.k8s import api
+from orchestrator.k8s import kinds
 from orchestrator.manifests import Document, group_of
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -158,7 +158,7 @@ def up_steps(names: ClabNames, topology_text: str, bastion_conf_text: str, opera
 def resource(doc_kind: str, api_version: str) -> str:
     """kubectl's name for a kind, e.g. tlsroutes.gateway.networking.k8s.io."""
     try:
-        k = api.kind_of(doc_kind)
+        k = kinds.kind_of(doc_kind)
         plural, group = k.aliases[1], k.group
     except Exception:
         plural, group = doc_kind.lower() + "s", group_of(api_version)
@@ -167,7 +167,7 @@ def resource(doc_kind: str, api_version: str) -> str:
 
 def _namespaced(kind: str) -> bool:
     try:
-        return api.kind_of(kind).namespaced
+        return kinds.kind_of(kind).namespaced
     except Exception:
         return True
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator import safeyaml
 from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
 from orchestrator.engines.base import SyncReport
@@ -48,7 +49,7 @@ def objects_of(plan: ClusterPlan) -> Objects:
 def service_cidr(kind_config: Path) -> IPv4Network:
     """kind's serviceSubnet, which the containerlab engine's cluster uses too."""
     try:
-        raw = yaml.safe_load(kind_config.read_text()) or {}
+        raw = safeyaml.load(kind_config.read_text()) or {}
         return IPv4Network(str(raw.get("networking", {}).get("serviceSubnet", DEFAULT_SERVICE_CIDR)))
     except (OSError, ValueError, AttributeError):
         return DEFAULT_SERVICE_CIDR

@@ -139,20 +139,25 @@ class NetnsEngine(Engine):
         return report
 
     def get(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
-        from orchestrator.cluster import Store
-        from orchestrator.engines.netns.controllers import Controllers
-        from orchestrator.k8s import api
+        # the objects as the lab's API server stores them, status included
+        from orchestrator.controlplane.objects import bodies
 
-        found = api.views(api.kind_of(kind), Store(self.topo.name).load(), Controllers(self.host).allocations())
-        return [v.body for v in api.select(found, None, namespace)]
+        return bodies(self.host.files.api_store, kind, namespace)
+
+    def pod_host(self) -> NodeHost:
+        """The host as the pods' records know it (the control plane keeps them in pods.json)."""
+        from orchestrator.engines.netns.records import PodRecords
+
+        return self.host if isinstance(self.state, PodRecords) else NodeHost(self.topo, PodRecords.open(self.state))
 
     def gateway_backend_sessions(self) -> int | None:
         """Connections the gateway proxies have passed to backends (None: no proxy answers)."""
         from orchestrator.engines.netns.controllers import Controllers
         from orchestrator.engines.netns.pods import PodPlane
 
-        ctl = Controllers(self.host)
-        plane = PodPlane(self.host, [])
+        host = self.pod_host()
+        ctl = Controllers(host)
+        plane = PodPlane(host, [])
         counts = [plane.backend_sessions(p) for p in ctl.pods() if p.role == "gateway"]
         known = [c for c in counts if c is not None]
         return sum(known) if known else None
@@ -162,7 +167,7 @@ class NetnsEngine(Engine):
         from orchestrator.engines.netns.pods import PodPlane, cali_name, pod_ns
 
         alloc = Controllers(self.host).allocations()
-        plane = PodPlane(self.host, [])
+        plane = PodPlane(self.pod_host(), [])
         return [HostPod(spec, pod_ns(self.topo.name, spec), cali_name(spec), spec.key in alloc.ready,
                         plane.paths(spec).log) for spec in alloc.pod_specs()]
 

@@ -1,0 +1,1 @@
+"""A per-lab Kubernetes API server that real kubectl talks to (issue 10)."""

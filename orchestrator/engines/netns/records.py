@@ -1,0 +1,29 @@
+"""The control plane's own record of the pods it runs (their processes and namespaces, pods.json),
+apart from the lab's state file, which `up` and the other verbs write: two writers of one file
+would lose each other's updates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState, Proc
+
+
+class PodRecords(LabState):
+    @property
+    def path(self) -> Path:
+        return RunDir(self.lab).pod_records
+
+    @classmethod
+    def open(cls, state: LabState) -> PodRecords:
+        if isinstance(state, PodRecords):
+            return state
+        try:
+            raw = json.loads(RunDir(state.lab).pod_records.read_text())
+            procs = [Proc(**p) for p in raw.get("processes", [])]
+            return cls(state.lab, state.engine, state.topology, namespaces=list(raw.get("namespaces", [])),
+                       processes=procs, bastion_bird=state.bastion_bird)
+        except (OSError, ValueError, TypeError):
+            return cls(state.lab, state.engine, state.topology, bastion_bird=state.bastion_bird)
