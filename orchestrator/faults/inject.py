@@ -4,7 +4,8 @@ BIRD, a pod, the gateway's proxy, or all of a node's processes) and clear (every
 
 A killed process keeps its record, so the supervisor sees it dead but leaves it down (the fault
 record says why) and `clear` starts it again: a node's BIRD with -R (graceful restart, as
-calico-node's runit does), a pod by removing it and letting the controllers make it again."""
+calico-node's runit does). A killed pod is the control plane's to start again, as the kubelet restarts
+a container whose process died: the fault record stays until `clear`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from orchestrator.engines.netns import procs
 from orchestrator.errors import LabError
 from orchestrator.faults.links import routes_via, up
 from orchestrator.impair.link import set_link
-from orchestrator.state import FaultRecord, changing
+from orchestrator.state import FaultRecord, Proc, changing
 
 if TYPE_CHECKING:
     from orchestrator.lab import Lab
@@ -70,10 +71,20 @@ def _links(lab: Lab, kind: str, target: str) -> tuple[str, list[tuple[str, str]]
     return node.name, [(ns, i) for i in _node_interfaces(ns) if not i.startswith("cali")]
 
 
+def _process(lab: Lab, role: str) -> Proc | None:
+    """A recorded process: a BIRD in the lab's state, a pod's in the control plane's pod records."""
+    if role.startswith("pod:"):
+        from orchestrator.engines.netns.records import PodRecords
+
+        return PodRecords.open(lab.state).process(role)
+    return lab.state.process(role)
+
+
 def _roles(lab: Lab, target: str) -> list[str]:
     """The recorded processes a kill target names; an unknown one is named with those that exist."""
-    running = [p.role for p in lab.state.processes]
-    pods = [r[4:] for r in running if r.startswith("pod:")]
+    from orchestrator.engines.netns.records import PodRecords
+
+    pods = [p.role[4:] for p in PodRecords.open(lab.state).processes if p.role.startswith("pod:")]
     if target.startswith("bird:"):
         node = lab.topo.node(target[5:])
         return [f"bird:{node.name}"]
@@ -127,7 +138,7 @@ def inject(lab: Lab, fault: Fault) -> FaultRecord:
     record = FaultRecord("kill", target, time.time(), roles=roles, signal=fault.signal)
     _save(lab, record)  # before the signal: the supervisor must not start it again
     for role in roles:
-        proc = lab.state.process(role)
+        proc = _process(lab, role)
         if proc is not None and procs.alive(proc):
             try:
                 os.kill(proc.pid, SIGNALS[fault.signal])
@@ -145,24 +156,15 @@ def undo(lab: Lab, record: FaultRecord) -> list[str]:
             done.append(f"{iface} up in {ns}")
         except LabError as exc:
             done.append(f"{iface} in {ns}: {exc}")
-    pods = []
     for role in record.roles:
-        proc = lab.state.process(role)
+        proc = _process(lab, role)
         if proc is not None and procs.alive(proc):
             continue
         if role.startswith("bird:"):
             _restart_bird(lab, role[5:])
             done.append(f"BIRD on {role[5:]} started again (-R)")
-        else:
-            pods.append(role[4:])
-    if pods:
-        from orchestrator.engines.netns.pods import PodPlane
-
-        plane = PodPlane(lab.engine.host, [])  # type: ignore[attr-defined]
-        for key in pods:
-            plane.remove(key)
-        lab.engine.apply(lab.plan)
-        done += [f"pod/{k.split('/', 1)[-1]} made again by the controllers" for k in pods]
+        else:  # the control plane's kubelet starts a pod whose process died again by itself
+            done.append(f"pod/{role[4:].split('/', 1)[-1]}: started again by the control plane")
     _save(lab, None, drop=[record])
     return done
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.engines.netns.records import PodRecords
 from orchestrator.state import LabState, run_dir
 
 from .helpers import gwlab
@@ -57,7 +58,7 @@ def test_envoy_in_the_gateway_pod_and_unprivileged_pods(lab_name: str) -> None:
     # Every pod process: unprivileged, as `ps -o user,group` and /proc/PID/status say.
     state = LabState.load(lab_name)
     assert state is not None
-    pids = [p.pid for p in state.processes if p.role.startswith("pod:")]
+    pids = [p.pid for p in PodRecords.open(state).processes if p.role.startswith("pod:")]
     assert len(pids) == 2
     ps = subprocess.run(["ps", "-o", "user=,group=,comm=", "-p", ",".join(map(str, pids))], capture_output=True,
                         text=True, check=True).stdout.split("\n")
