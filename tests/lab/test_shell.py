@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import PROJECT_ROOT
 from orchestrator.bird import parse
 from orchestrator.engines.netns.teardown import labs_on_host
 from orchestrator.rundir import RunDir
@@ -129,9 +128,6 @@ def test_shell_wrappers_stay_in_the_lab(lab_name: str) -> None:
 
 
 def test_workshop_as_written_in_the_shell(lab_name: str, tmp_path: Path) -> None:
-    if not (PROJECT_ROOT / "orchestrator" / "cli" / "kubectl.py").is_file():
-        pytest.skip("the workshop's kubectl lines need the lab's API server and `gwlab kubectl` "
-                    "(orchestrator/cli/kubectl.py), not wired yet")
     try:
         gwlab("up", "--bgp-only", "--pre-workshop", "--lab", lab_name)
         script = HARNESS + "set -e\n" + "\n".join(
