@@ -83,3 +83,14 @@ def document(group: str, ver: str) -> tuple[bytes, str]:
 def root() -> Obj:
     return {"paths": {gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{gv_path(g, v)}?hash={document(g, v)[1]}"}
                       for g, v in group_versions()}}
+
+
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"  # what kube-openapi answers
+
+
+def _pb_string(field: int, text: bytes) -> bytes:
+    return bytes([field << 3 | 2, len(text)]) + text
+
+
+# openapi_v2.Document {swagger: "2.0", info: {title: "Kubernetes", version: "v1.37.1"}}, no definitions
+V2_EMPTY = _pb_string(1, b"2.0") + _pb_string(2, _pb_string(1, b"Kubernetes") + _pb_string(2, b"v1.37.1"))

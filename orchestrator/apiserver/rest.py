@@ -60,6 +60,11 @@ class Api:
                             else discovery.api_group_list())
         if parts[:2] == ["openapi", "v3"]:
             return self._openapi(parts[2:])
+        if parts == ["openapi", "v2"]:
+            # kubectl asks for v2 only for a kind v3 does not serve: a document without definitions
+            # lets it skip validating that kind, so its REST mapping says what kube-apiserver's does
+            # ("no matches for kind ... ensure CRDs are installed first").
+            return Response(200, openapi.V2_EMPTY, openapi.V2_PROTOBUF)
         if parts[:1] == ["api"] and len(parts) >= 2:
             return self._group_version(req, "", parts[1], parts[2:])
         if parts[:1] == ["apis"] and len(parts) >= 3:
