@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import FrameType
 
-from orchestrator import bastion, checks, cluster, topology
+from orchestrator import checks, cluster, topology
 from orchestrator.timing import Clock, phase, recording
 from orchestrator.engines.netns import namespaces
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT
@@ -21,7 +21,7 @@ from orchestrator.engines import get_engine
 from orchestrator.engines.base import Progress
 from orchestrator.errors import LabError
 from orchestrator.lab import Lab, is_running, load_topology, open_lab
-from orchestrator.manifests import read_documents
+from orchestrator.manifests import group_of, read_documents
 from orchestrator.state import LabState, changing, lab_of_ns
 
 __all__ = ["AlreadyUp", "Lab", "UpReport", "is_running", "load_topology", "open_lab", "up"]
@@ -127,9 +127,10 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
                     from orchestrator import demo as workshop
 
                     workshop.run(lab, step)
-            if manifests:
+            if manifests and _beyond_calico(manifests):
                 # The user's manifests come last, over the workshop's objects of the same name, and
                 # whatever they hold besides Calico's kinds is reconciled like any `gwlab apply`.
+                # (Calico's kinds are in the plan the lab was built from: nothing to do again.)
                 with phase("user manifests"):
                     for line in lab.apply(read_documents(manifests)).lines():
                         step(line)
@@ -159,6 +160,10 @@ def bastion_accepts(plan: cluster.ClusterPlan) -> tuple[IPv4Network, ...]:
     pools = [p.cidr for p in workload_pools(cluster.calico_objects(plan.parsed).pools)]
     extra = [c for c in pools if not any(c.subnet_of(a) for a in PRE_EXISTING_ACCEPT)]
     return tuple(dict.fromkeys(PRE_EXISTING_ACCEPT + tuple(extra)))
+
+
+def _beyond_calico(files: list[Path]) -> bool:
+    return any(group_of(d.api_version) != "projectcalico.org" for d in read_documents(files))
 
 
 def _clear_earlier(topo: topology.Topology, lab_name: str, progress: Progress) -> None:
@@ -195,6 +200,8 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
         progress(f"BGP: {len(topo.k8s_nodes)} sessions Established; "
                  f"{', '.join(map(str, lb))} filtered by the bastion's import filter, as in the workshop")
         accepted = tuple(dict.fromkeys(bastion_accepts(lab.plan) + tuple(lb)))
+        from orchestrator import bastion  # loaded under BIRD's first second, not before BIRD starts
+
         result = bastion.push_filter(lab, accepted)
         report.push_steps = result.steps
         progress(("pushed" if result.confirmed else "rolled back") + " the bastion's import filter accepting "
