@@ -60,7 +60,7 @@ def gwlab_run(size: int, topo: Path, timeout: float) -> dict[str, float]:
         raise RuntimeError(f"up failed: {(up.stderr or up.stdout).strip()[-600:]}") from None
     if not result["ok"]:
         gwlab("down", "--lab", lab)
-        failed = [f"{c['name']}: {c['observed']}" for c in result["checks"] if not c["ok"]]
+        failed = [f"{c['check']}: {c['observed']}" for c in result["checks"] if not c["ok"]]
         raise RuntimeError(f"up did not verify ({len(failed)} checks failed): {'; '.join(failed[:5])}")
     inside = {k: v for k, v in result["phases"].items() if k != PROCESS_START}
     phases = {PROCESS_START: result["clock"]["run"] - launched, **inside,
