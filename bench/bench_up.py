@@ -9,7 +9,7 @@ process from outside. `up` is split into every phase from the process's start: t
 its output and exit; the bench prints what the named phases leave unexplained (the remainder).
 Topologies and pod pools come from orchestrator.topology_gen; labs are named bench-<size>.
 
-    sudo .venv/bin/python bench/bench_up.py [--sizes 3 20 50 100 200] [--runs 5] [--no-mininet]
+    sudo .venv/bin/python bench/bench_up.py [--sizes 3 20 50 100 200] [--runs 5 [5 ...]] [--no-mininet]
 """
 
 from __future__ import annotations
@@ -149,15 +149,19 @@ def side_by_side(sizes: list[Size], when: str) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[3, 20, 50, 100, 200], help="nodes in the cluster")
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, nargs="+", default=[5],
+                    help="runs per size: one number for all, or one per size (e.g. 5 5 5 5 3)")
     ap.add_argument("--no-mininet", action="store_true", help="time gwlab alone")
     ap.add_argument("--mininet", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old calls
     ap.add_argument("--no-mesh", action="store_true", help="Calico's node-to-node mesh off (nodes peer with the bastion)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds one command may take")
     ap.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = ap.parse_args()
+    if len(args.runs) not in (1, len(args.sizes)):
+        ap.error("--runs takes one number, or one per size")
+    runs_of = dict(zip(args.sizes, args.runs * len(args.sizes) if len(args.runs) == 1 else args.runs))
     when = machine()
-    print(f"bench_up: {when}; sizes {args.sizes}, {args.runs} runs each, alternating gwlab and Mininet", flush=True)
+    print(f"bench_up: {when}; runs per size {runs_of}, alternating gwlab and Mininet", flush=True)
     sizes: list[Size] = []
     with tempfile.TemporaryDirectory(prefix="gwlab-bench-") as tmp:
         work = Path(tmp)
@@ -166,7 +170,7 @@ def main() -> int:
             sizes.append(size)
             topo = topology_gen.write_resized(work / f"n{n}", n - 1, mesh=not args.no_mesh)
             spec = None if args.no_mininet else mininet_spec(n, topo, work)
-            for i in range(args.runs):
+            for i in range(runs_of[n]):
                 for name, runs, run in (("gwlab", size.gwlab, lambda: gwlab_run(n, topo, args.timeout)),
                                         ("Mininet", size.mininet,
                                          lambda: mininet_run(spec, args.timeout) if spec else None)):

@@ -40,13 +40,15 @@ def mac_for(ip: IPv4Address) -> str:
     return "02:00:" + ":".join(f"{b:02x}" for b in ip.packed)
 
 
-def new_namespace(host: NodeHost, name: str, sysctls: dict[str, str]) -> Any:
-    """Create `name` with its sysctls and loopback up; returns its netlink handle (kept by host)."""
+def new_namespace(host: NodeHost, name: str, sysctls: dict[str, str], keep: bool = True) -> Any:
+    """Create `name` with its sysctls and loopback up; returns its netlink handle (kept by host
+    unless `keep` is False: then the caller closes it, and `host.netlink` opens another on demand)."""
     with phase("namespaces (made, sysctls, loopback up)"), namespaces.create(name):
         namespaces.write_sysctls(sysctls)
         ipr = IPRoute()
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-    host.keep_netlink(name, ipr)
+    if keep:
+        host.keep_netlink(name, ipr)
     return ipr
 
 
@@ -65,7 +67,9 @@ def build_network(host: NodeHost, ready: Callable[[LabNode], None] = lambda _: N
     try:
         for node in topo.routers:
             ns = ns_name(topo.name, node.name)
-            ipr = new_namespace(host, ns, ROUTER_SYSCTLS)
+            # A node's handle is closed once the node is wired: kept, 200 nodes would hold ~800
+            # descriptors (4 a handle), most of a default limit of 1,024. The bastion's is used again.
+            ipr = new_namespace(host, ns, ROUTER_SYSCTLS, keep=node is topo.bastion)
             with phase(LINKS):
                 ipr.link("add", ifname=node.interface, kind="veth", address=mac_for(node.ip),
                          peer={"ifname": node.bridge_port, "net_ns_fd": seg_fd})
@@ -79,6 +83,8 @@ def build_network(host: NodeHost, ready: Callable[[LabNode], None] = lambda _: N
             with phase(LINKS):
                 port = seg_ipr.link_lookup(ifname=node.bridge_port)[0]
                 seg_ipr.link("set", index=port, master=bridge, state="up")
+            if node is not topo.bastion:
+                ipr.close()
             ready(node)
     finally:
         os.close(seg_fd)
