@@ -151,17 +151,23 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[3, 20, 50, 100, 200], help="nodes in the cluster")
     ap.add_argument("--runs", type=int, nargs="+", default=[5],
                     help="runs per size: one number for all, or one per size (e.g. 5 5 5 5 3)")
+    ap.add_argument("--mininet-runs", type=int, nargs="+",
+                    help="Mininet's runs per size, as --runs (default: the same); its static ARP is slow at 200")
     ap.add_argument("--no-mininet", action="store_true", help="time gwlab alone")
     ap.add_argument("--mininet", action="store_true", help=argparse.SUPPRESS)  # the default; kept for old calls
     ap.add_argument("--no-mesh", action="store_true", help="Calico's node-to-node mesh off (nodes peer with the bastion)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds one command may take")
     ap.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = ap.parse_args()
-    if len(args.runs) not in (1, len(args.sizes)):
-        ap.error("--runs takes one number, or one per size")
-    runs_of = dict(zip(args.sizes, args.runs * len(args.sizes) if len(args.runs) == 1 else args.runs))
+    def per_size(values: list[int], option: str) -> dict[int, int]:
+        if len(values) not in (1, len(args.sizes)):
+            ap.error(f"{option} takes one number, or one per size")
+        return dict(zip(args.sizes, values * len(args.sizes) if len(values) == 1 else values))
+    runs_of = per_size(args.runs, "--runs")
+    mininet_runs_of = per_size(args.mininet_runs or args.runs, "--mininet-runs")
     when = machine()
-    print(f"bench_up: {when}; runs per size {runs_of}, alternating gwlab and Mininet", flush=True)
+    print(f"bench_up: {when}; runs per size: gwlab {runs_of}, Mininet {mininet_runs_of}, alternating",
+          flush=True)
     sizes: list[Size] = []
     with tempfile.TemporaryDirectory(prefix="gwlab-bench-") as tmp:
         work = Path(tmp)
@@ -170,10 +176,11 @@ def main() -> int:
             sizes.append(size)
             topo = topology_gen.write_resized(work / f"n{n}", n - 1, mesh=not args.no_mesh)
             spec = None if args.no_mininet else mininet_spec(n, topo, work)
-            for i in range(runs_of[n]):
-                for name, runs, run in (("gwlab", size.gwlab, lambda: gwlab_run(n, topo, args.timeout)),
-                                        ("Mininet", size.mininet,
-                                         lambda: mininet_run(spec, args.timeout) if spec else None)):
+            for i in range(max(runs_of[n], mininet_runs_of[n])):
+                for name, runs, run in (("gwlab", size.gwlab, lambda: gwlab_run(n, topo, args.timeout)
+                                         if i < runs_of[n] else None),
+                                        ("Mininet", size.mininet, lambda: mininet_run(spec, args.timeout)
+                                         if spec and i < mininet_runs_of[n] else None)):
                     try:
                         figures = run()
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
