@@ -92,8 +92,9 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
         lab_name = topo.name
         state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird,
                          bgp_timers=timers)
-        engine = get_engine(engine_name, topo, state)
-        engine.preflight()
+        with phase("engine loaded (its modules, netlink), preflight"):
+            engine = get_engine(engine_name, topo, state)
+            engine.preflight()
         from orchestrator.faults import setup  # declared impairments: checked here, before anything is made
 
         impairments = setup.declared_for_up(topo)
