@@ -81,7 +81,8 @@ def build_network(host: NodeHost, ready: Callable[[LabNode], None] = lambda _: N
             with phase("neighbour entries (permanent)"), namespaces.inside(ns):
                 neighbours.add_permanent(index, [(o.ip, mac_for(o.ip)) for o in topo.routers if o is not node])
             with phase(LINKS):
-                port = seg_ipr.link_lookup(ifname=node.bridge_port)[0]
+                # One RTM_GETLINK by name: link_lookup dumps every port of the bridge (O(n^2) in all).
+                port = seg_ipr.link("get", ifname=node.bridge_port)[0]["index"]
                 seg_ipr.link("set", index=port, master=bridge, state="up")
             if node is not topo.bastion:
                 ipr.close()
