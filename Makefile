@@ -75,13 +75,18 @@ test-lab: deps
 typecheck: deps
 	$(VENV)/bin/mypy
 
-## bench: medians of several runs: BGP up/down at 3, 20, 50 nodes beside Mininet, the passthrough
-## path (up, gateway vs direct with h2load), bird validate (see the README's Benchmarks)
+## bench: medians of several runs: BGP up/down at 3 to 200 nodes beside Mininet (alternating runs), the
+## passthrough path (up, gateway vs direct with h2load), bird validate (see the README's Benchmarks).
+## BENCH_SIZES and BENCH_RUNS choose the sizes and the runs per size; BENCH_MININET_RUNS, Mininet's
+## (its static ARP, one `arp -s` per pair of hosts, takes minutes at 200 hosts).
 BENCH_APT := mininet bridge-utils
+BENCH_SIZES ?= 3 20 50 100 200
+BENCH_RUNS ?= 5
+BENCH_MININET_RUNS ?= 5 5 5 3 1
 bench: deps
 	@missing=$$(for p in $(BENCH_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
-	$(VENV)/bin/python bench/bench_up.py --mininet
+	$(VENV)/bin/python bench/bench_up.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --mininet-runs $(BENCH_MININET_RUNS) --timeout 900
 	$(VENV)/bin/python bench/bench_passthrough.py
 	$(MAKE) bird-bench
 

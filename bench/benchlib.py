@@ -10,9 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gwlab(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def gwlab(*args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     out = subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=timeout)
     if check and out.returncode != 0:
         raise SystemExit(f"gwlab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
     return out

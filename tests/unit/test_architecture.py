@@ -14,7 +14,7 @@ PACKAGE = PROJECT_ROOT / "orchestrator"
 FLOORS: list[tuple[str, ...]] = [
     ("orchestrator.errors", "orchestrator.safeyaml", "orchestrator.fsutil", "orchestrator.rundir", "orchestrator.state",
      "orchestrator.topology", "orchestrator.topology_gen", "orchestrator.templates", "orchestrator.pki",
-     "orchestrator.report", "orchestrator.manifests", "orchestrator.columns"),
+     "orchestrator.report", "orchestrator.manifests", "orchestrator.columns", "orchestrator.timing"),
     ("orchestrator.bird", "orchestrator.calico", "orchestrator.k8s", "orchestrator.echo", "orchestrator.cluster",
      "orchestrator.envoy", "orchestrator.apiserver", "orchestrator.controlplane.admission",
      "orchestrator.controlplane.objects", "orchestrator.controlplane.writeback"),

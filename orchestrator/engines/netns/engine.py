@@ -25,6 +25,7 @@ from orchestrator.engines.netns.teardown import teardown
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write, private_dir
 from orchestrator.state import LabState, Proc
+from orchestrator.timing import phase
 from orchestrator.topology import LabNode, Topology
 
 
@@ -92,17 +93,19 @@ class NetnsEngine(Engine):
 
         def start(node: LabNode) -> None:
             files = self.host.files.node(node.name)
-            private_dir(files.dir)  # the bastion's config may live elsewhere (/etc/netns), its socket and log here
-            if node is self.topo.bastion:
-                atomic_write(files.bird_config, bastion.render())
-                started.append(self.spawn_bird(node.name, bastion.dialect))
-            else:
-                self._write(files.dir, speakers[node.name].render(files.dir, self.state.bgp_timers))
-                # In `gwlab shell NODE`, /etc/bird/ must be the node's, never the host's: it says where
-                # calico-node's config is (confd's files stay in the run directory).
-                atomic_write(self.host.files.etc(node.name) / "bird" / "bird.conf",
-                             f"# {node.name}: calico-node's BIRD reads {files.bird_config} (confd's bird.cfg)\n", 0o644)
-                started.append(self.spawn_bird(node.name))
+            with phase("BIRD configs (rendered, written)"):
+                private_dir(files.dir)  # the bastion's config may live elsewhere (/etc/netns), its socket and log here
+                if node is self.topo.bastion:
+                    atomic_write(files.bird_config, bastion.render())
+                else:
+                    self._write(files.dir, speakers[node.name].render(files.dir, self.state.bgp_timers))
+                    # In `gwlab shell NODE`, /etc/bird/ must be the node's, never the host's: it says where
+                    # calico-node's config is (confd's files stay in the run directory).
+                    atomic_write(self.host.files.etc(node.name) / "bird" / "bird.conf",
+                                 f"# {node.name}: calico-node's BIRD reads {files.bird_config} (confd's bird.cfg)\n",
+                                 0o644)
+            with phase("BIRD spawn"):
+                started.append(self.spawn_bird(node.name, bastion.dialect if node is self.topo.bastion else "1"))
 
         try:
             build_network(self.host, start)
