@@ -9,15 +9,19 @@ from pathlib import Path
 PRIVATE = 0o600  # the default: run-directory files may hold secrets (keys, Secrets, object stores)
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int = PRIVATE) -> None:
+def atomic_write(path: Path, data: str | bytes, mode: int = PRIVATE, durable: bool = False) -> None:
     """Write `data` to a temporary file in `path`'s directory (made if missing), give it `mode`,
-    then rename it over `path`: readers see the old file or the new one, never a part."""
+    then rename it over `path`: readers see the old file or the new one, never a part. `durable`:
+    flushed to the disk before the rename (a store that answers only once its write is kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp creates the file 0600, so a secret is never readable by others, not even briefly.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if mode != PRIVATE:
             os.chmod(tmp, mode)
         os.replace(tmp, path)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import collections
 import copy
 import json
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from orchestrator.fsutil import atomic_write
 
 Obj = dict[str, Any]
 HISTORY = 5000
@@ -63,22 +63,6 @@ class Watch:
         self.events.put(None)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
@@ -100,7 +84,7 @@ class Store:
             return
         data = {"resourceVersion": self.rv,
                 "objects": {r: list(objs.values()) for r, objs in self.objects.items() if objs}}
-        write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode())
+        atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode(), durable=True)
 
     def get(self, resource: str, namespace: str, name: str) -> Obj | None:
         with self.lock:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from orchestrator.apiserver.store import write_atomic
+from orchestrator.fsutil import atomic_write
 
 VALID = dt.timedelta(days=365)
 CLUSTER = "gwlab"
@@ -57,8 +56,7 @@ class Pki:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    write_atomic(path, data)
-    os.chmod(path, mode)
+    atomic_write(path, data, mode, durable=True)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
