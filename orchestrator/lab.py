@@ -92,7 +92,7 @@ class Lab:
             changes, rv = writes.write(self.api, docs, ignored, deleted or [])
             self.unstored = []
             marker = writes.wait_reconciled(self.files, rv)
-            self._plan = cluster.plan(self.topo, stored_objects(self.files.api_store))
+            self._plan = plan  # what the store now holds, but for fields the server fills in (no reader's)
             return ApplyResult(changes, marker.sync_report())
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
