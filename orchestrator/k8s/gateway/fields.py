@@ -35,13 +35,19 @@ def parameters_ref(r: FieldReader, raw: Any, path: str, namespaced: bool) -> Par
     m = r.mapping(raw, path, fields, ("group", "kind", "name"))
     if m is None:
         return None
-    group = r.string(m, "group", path, pattern=GROUP_RE, max_len=253)
-    kind = r.string(m, "kind", path, pattern=KIND_RE, max_len=63, min_len=1)
-    name = r.string(m, "name", path, max_len=253, min_len=1)
-    namespace = r.string(m, "namespace", path, pattern=NAMESPACE_RE, max_len=63)
+    group, kind, name, namespace = reference_fields(r, m, path)
     if group is None or kind is None or name is None:
         return None
     return ParametersReference(group, kind, name, namespace)
+
+
+def reference_fields(r: FieldReader, m: dict[str, Any], path: str) -> tuple[str | None, ...]:
+    """group, kind, name, namespace of an object reference, each checked as the Gateway API's CRDs
+    check it (None: absent, or its problem recorded)."""
+    return (r.string(m, "group", path, pattern=GROUP_RE, max_len=253),
+            r.string(m, "kind", path, pattern=KIND_RE, max_len=63, min_len=1),
+            r.string(m, "name", path, max_len=253, min_len=1),
+            r.string(m, "namespace", path, pattern=NAMESPACE_RE, max_len=63))
 
 
 

@@ -12,12 +12,12 @@ from orchestrator.k8s.gateway.fields import (
     ADDRESS_TYPE_RE,
     GROUP_RE,
     KIND_RE,
-    NAMESPACE_RE,
     PROTOCOL_RE,
     SECTION_NAME_RE,
     bad,
     label_selector,
     parameters_ref,
+    reference_fields,
 )
 from orchestrator.k8s.gateway.hostnames import HOSTNAME_RE, read_hostname
 from orchestrator.k8s.gateway.types import (
@@ -109,10 +109,7 @@ def _secret_ref(r: FieldReader, raw: Any, path: str) -> SecretObjectReference | 
     m = r.mapping(raw, path, ("group", "kind", "name", "namespace"), ("name",))
     if m is None:
         return None
-    group = r.string(m, "group", path, pattern=GROUP_RE, max_len=253)
-    kind = r.string(m, "kind", path, pattern=KIND_RE, max_len=63, min_len=1)
-    name = r.string(m, "name", path, max_len=253, min_len=1)
-    namespace = r.string(m, "namespace", path, pattern=NAMESPACE_RE, max_len=63)
+    group, kind, name, namespace = reference_fields(r, m, path)
     if name is None:
         return None
     return SecretObjectReference(name, group if group is not None else "", kind or "Secret", namespace)
