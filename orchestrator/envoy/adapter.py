@@ -3,8 +3,8 @@ Service port) to the proxy's IR, naming everything as Envoy Gateway names it.
 
 The plan lists TLS passthrough ports with their listeners and SNI routes, and every other
 programmed listener as "name (PROTOCOL/port)"; HTTP listeners become HTTP listeners without routes,
-TCP listeners take the TCPRoutes given here (the reconcile does not handle TCPRoute yet), and any
-other protocol is returned as skipped, with the reason.
+TCP listeners take the plan's TCPRoutes (and any given here), and any other protocol is returned as
+skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def proxy_ir(
     later does not rename it (a rename is a new listener: the old one drains). Without it, the
     plan's order (most specific hostname first) is used."""
     gateway = str(plan.gateway)
+    tcp_routes = [*tcp_routes, *(TCPRouteAttachment(t.listener, t.route.namespace, t.route.name, t.backends)
+                                 for t in plan.tcp_routes)]
     rank = {name: i for i, name in enumerate(listener_order)}
     http: list[Listener] = []
     tcp: list[Listener] = []

@@ -62,7 +62,8 @@ _CORE = "orchestrator.k8s.core"
 _CALICO = "orchestrator.calico.models"
 _GW = "orchestrator.k8s.gateway.parse"
 _GW_VERSIONS = {"GatewayClass": ("v1", "v1beta1"), "Gateway": ("v1", "v1beta1"),
-                "TLSRoute": ("v1alpha2", "v1alpha3"), "ReferenceGrant": ("v1beta1", "v1alpha2")}
+                "TLSRoute": ("v1alpha2", "v1alpha3"), "TCPRoute": ("v1alpha2",),
+                "ReferenceGrant": ("v1beta1", "v1alpha2")}
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo("Pod", CORE, ("v1",), "pods", ("po",)),
@@ -73,6 +74,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("GatewayClass", GATEWAY, _GW_VERSIONS["GatewayClass"], "gatewayclasses", ("gc",), namespaced=False,
              parser=(_GW, "parse_document")),
     KindInfo("TLSRoute", GATEWAY, _GW_VERSIONS["TLSRoute"], "tlsroutes", parser=(_GW, "parse_document")),
+    KindInfo("TCPRoute", GATEWAY, _GW_VERSIONS["TCPRoute"], "tcproutes", parser=(_GW, "parse_document")),
     KindInfo("ReferenceGrant", GATEWAY, _GW_VERSIONS["ReferenceGrant"], "referencegrants", ("refgrant",),
              parser=(_GW, "parse_document")),
     KindInfo("BackendTrafficPolicy", ENVOY_GATEWAY, ("v1alpha1",), "backendtrafficpolicies", ("btp",),

@@ -22,7 +22,7 @@ from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
 from orchestrator.k8s.gateway.plan import GatewayPlan
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
 from orchestrator.k8s.policy import BackendTrafficPolicy
-from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TLSRoute
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TCPRoute, TLSRoute
 from orchestrator.topology import Topology
 
 GATEWAY_CLASS = "tigera-gateway-class"
@@ -133,6 +133,7 @@ class Objects:
     grants: list[ReferenceGrant]
     lb_pools: list[IPPool]
     policies: list[BackendTrafficPolicy] = field(default_factory=list)
+    tcp_routes: list[TCPRoute] = field(default_factory=list)
 
 
 @dataclass
@@ -306,7 +307,8 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
     addresses: dict[ObjKey, str | None] = {k: specs[g.service].lb_ip or None for k, g in gateway_specs.items()}
     unready = [k for k, g in gateway_specs.items() if g.pod not in ready]
     result = reconcile(
-        gateway_classes=classes, gateways=objs.gateways, routes=objs.routes, reference_grants=objs.grants,
+        gateway_classes=classes, gateways=objs.gateways, routes=[*objs.routes, *objs.tcp_routes],
+        reference_grants=objs.grants,
         services=[ServiceInfo(s.namespace, s.name, tuple(p.port for p in s.ports)) for s in objs.services],
         addresses=addresses, now=now, unready=unready,
         secrets=[ObjKey(s.namespace, s.name) for s in objs.secrets])

@@ -12,7 +12,7 @@ from orchestrator import PROJECT_ROOT
 from orchestrator.envoy.adapter import Adapted, EndpointMap, TCPRouteAttachment, proxy_ir
 from orchestrator.envoy.layout import ProxyLayout
 from orchestrator.k8s.gateway.parse import parse_gateway_object
-from orchestrator.k8s.gateway.types import Gateway, GatewayClass, TLSRoute
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, TCPRoute, TLSRoute
 from orchestrator.k8s.gateway.plan import BackendTarget, GatewayPlan
 from orchestrator.k8s.gateway.reconcile import reconcile
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
@@ -51,7 +51,7 @@ def plan_of(gateway: dict[str, Any], routes: Sequence[dict[str, Any]],
     gw = parse_gateway_object(gateway, "gateway.yaml")
     assert isinstance(gw, Gateway) and isinstance(CLASS, GatewayClass)
     tls_routes = [parse_gateway_object(r, "route.yaml") for r in routes]
-    assert all(isinstance(r, TLSRoute) for r in tls_routes)
+    assert all(isinstance(r, (TLSRoute, TCPRoute)) for r in tls_routes)
     key = ObjKey(gw.metadata.namespace, gw.metadata.name)
     result = reconcile(gateway_classes=[CLASS], gateways=[gw], routes=tls_routes,  # type: ignore[arg-type]
                        services=services, addresses={key: "10.10.10.0"}, now="2026-01-01T00:00:00Z")
@@ -69,6 +69,16 @@ def tls_route(name: str, hostnames: list[str], backends: list[tuple[str, int, in
     return {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TLSRoute",
             "metadata": {"name": name, "namespace": "default", "creationTimestamp": created},
             "spec": {"parentRefs": [{"name": parent}], "hostnames": hostnames,
+                     "rules": [{"backendRefs": [{"name": svc, "port": port, "weight": weight}
+                                                for svc, port, weight in backends]}]}}
+
+
+def tcp_route(name: str, backends: list[tuple[str, int, int]], parent: str = "gw",
+              created: str = "2026-01-01T00:00:00Z", section: str | None = None) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": parent, **({"sectionName": section} if section else {})}
+    return {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute",
+            "metadata": {"name": name, "namespace": "default", "creationTimestamp": created},
+            "spec": {"parentRefs": [ref],
                      "rules": [{"backendRefs": [{"name": svc, "port": port, "weight": weight}
                                                 for svc, port, weight in backends]}]}}
 
@@ -122,7 +132,18 @@ def _tcp() -> Adapted:
     return proxy_ir(plan_of(gw, []), {("default", "postgres", 5432): [("10.50.0.40", 5432)]}, [attach])
 
 
+def _tcproute() -> Adapted:
+    """A TCPRoute accepted on a TCP listener beside the workshop's TLS passthrough listener, through
+    the reconcile: its own Envoy listener without tls_inspector, one chain, one EDS cluster."""
+    gw = gateway([passthrough("tls", 6443, "passthrough.example.com"),
+                  {"name": "tcp", "protocol": "TCP", "port": 7443}])
+    routes = [tls_route("tls-passthrough", ["passthrough.example.com"], [("passthrough-echoserver", 443, 1)]),
+              tcp_route("tcp-echo", [("passthrough-echoserver", 443, 1)], section="tcp")]
+    return proxy_ir(plan_of(gw, routes), ECHO_ENDPOINTS, listener_order=["tls", "tcp"])
+
+
 CASES = {
+    "tcproute": _tcproute,
     "workshop-step3": _workshop_step3,
     "workshop-step5": _workshop_step5,
     "weighted": _weighted,

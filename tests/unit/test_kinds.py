@@ -20,8 +20,8 @@ def problems(text: str) -> dict[str, Problem]:
 
 def test_the_table_lists_every_kind_once_with_kubectls_names() -> None:
     assert [k.kind for k in KINDS] == ["Pod", "Service", "Deployment", "Secret", "Gateway", "GatewayClass",
-                                       "TLSRoute", "ReferenceGrant", "BackendTrafficPolicy", "GatewayAPI", "IPPool",
-                                       "BGPConfiguration", "BGPPeer"]
+                                       "TLSRoute", "TCPRoute", "ReferenceGrant", "BackendTrafficPolicy", "GatewayAPI",
+                                       "IPPool", "BGPConfiguration", "BGPPeer"]
     assert kind_of("svc") is kind_of("services") is kind_of("Service")
     assert kind_of("gatewayclasses.gateway.networking.k8s.io").kind == "GatewayClass"
     assert kind_of("deploy").aliases == ("deployment", "deployments", "deploy")
@@ -92,7 +92,7 @@ def test_the_gateway_parser_reads_its_versions_from_the_table() -> None:
         parse_gateway_object({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
                               "metadata": {"name": "r"}, "spec": {}}, "t.yaml")
     assert [(p.field, p.fix) for p in err.value.problems] == [
-        ("kind", "use one of: GatewayClass, Gateway, TLSRoute, ReferenceGrant")]
+        ("kind", "use one of: GatewayClass, Gateway, TLSRoute, TCPRoute, ReferenceGrant")]
     with pytest.raises(ValidationFailed) as err:
         parse_gateway_object({"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "Gateway",
                               "metadata": {"name": "g"}, "spec": {"gatewayClassName": "c", "listeners": [

@@ -27,7 +27,7 @@ from orchestrator.engines.netns.host import NodeHost
 from orchestrator.engines.netns.pods import PodPlane
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.policy import BackendTrafficPolicy
-from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
+from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TCPRoute, TLSRoute
 from orchestrator.k8s.world import Allocations, Objects, PodSpec, World, compute
 from orchestrator.fsutil import atomic_write
 
@@ -43,7 +43,7 @@ def objects_of(plan: ClusterPlan) -> Objects:
         return [o for o in objs if isinstance(o, kind)]
     return Objects(of(Deployment), of(Service), of(Secret), of(GatewayAPI), of(GatewayClass), of(Gateway),
                    of(TLSRoute), of(ReferenceGrant),
-                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses], of(BackendTrafficPolicy))
+                   [p for p in of(IPPool) if "LoadBalancer" in p.allowed_uses], of(BackendTrafficPolicy), of(TCPRoute))
 
 
 def service_cidr(kind_config: Path) -> IPv4Network:
@@ -144,6 +144,8 @@ class Controllers:
                     new[f"Gateway/{key}"] = proxy.mark_refused(new[f"Gateway/{key}"], (refused or {})[str(key)])
             for key, rt in result.routes.items():
                 new[f"TLSRoute/{key.namespace}/{key.name}"] = rt.to_dict()
+            for key, rt in result.tcp_routes.items():
+                new[f"TCPRoute/{key.namespace}/{key.name}"] = rt.to_dict()
             for key, ct in result.gateway_classes.items():
                 new[f"GatewayClass/{key.namespace}/{key.name}"] = ct.to_dict()
         for dep in objs.deployments:

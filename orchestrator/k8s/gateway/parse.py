@@ -21,7 +21,7 @@ from orchestrator.k8s.gateway.fields import (
     parameters_ref,
 )
 from orchestrator.k8s.gateway.parse_gateway import gateway
-from orchestrator.k8s.gateway.parse_route import tls_route
+from orchestrator.k8s.gateway.parse_route import tcp_route, tls_route
 from orchestrator.k8s.gateway.types import (
     GATEWAY_GROUP,
     GatewayClass,
@@ -35,7 +35,7 @@ from orchestrator.k8s.kinds import KINDS
 from orchestrator.k8s.reader import FieldReader, type_name
 from orchestrator.manifests import Document
 
-_KIND_ORDER = ("GatewayClass", "Gateway", "TLSRoute", "ReferenceGrant")  # as messages list them
+_KIND_ORDER = ("GatewayClass", "Gateway", "TLSRoute", "TCPRoute", "ReferenceGrant")  # as messages list them
 API_VERSIONS: dict[str, tuple[str, ...]] = {
     name: next(k.versions for k in KINDS if k.group == GATEWAY_GROUP and k.kind == name) for name in _KIND_ORDER
 }
@@ -91,6 +91,8 @@ def _parse(r: FieldReader, doc: dict[str, Any], check_version: bool) -> GatewayO
         return gateway(r, str(api_version), meta, spec)
     if kind == "TLSRoute":
         return tls_route(r, str(api_version), meta, spec, v1alpha3=version == "v1alpha3")
+    if kind == "TCPRoute":
+        return tcp_route(r, str(api_version), meta, spec)
     return _reference_grant(r, str(api_version), meta, spec)
 
 

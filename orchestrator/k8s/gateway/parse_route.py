@@ -1,4 +1,4 @@
-"""The TLSRoute's spec, read strictly: parent and backend references, hostnames, rules."""
+"""The TLSRoute's and TCPRoute's specs, read strictly: parent and backend references, hostnames, rules."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from orchestrator.k8s.gateway.types import (
     BackendRef,
     ObjectMeta,
     ParentReference,
+    TCPRoute,
     TLSRoute,
     TLSRouteRule,
 )
@@ -55,6 +56,26 @@ def tls_route(
         tuple(h for h in hostnames if h is not None),
         tuple(x for x in rules if x is not None),
     )
+
+
+def tcp_route(r: FieldReader, api_version: str, meta: ObjectMeta, raw: Any) -> TCPRoute | None:
+    """v1alpha2 TCPRoute: parentRefs and 1-16 rules of backendRefs; no hostnames (TCP has no names)."""
+    m = r.mapping(raw, "spec", ("parentRefs", "rules"), ("rules",))
+    if m is None:
+        return None
+    parents = [
+        _parent_ref(r, item, f"spec.parentRefs[{i}]", meta.namespace)
+        for i, item in enumerate(r.items(m, "parentRefs", "spec", max_items=32))
+    ]
+    _check_parent_refs(r, parents)
+    rules = [
+        _tls_rule(r, item, f"spec.rules[{i}]", meta.namespace)
+        for i, item in enumerate(r.items(m, "rules", "spec", min_items=1, max_items=16))
+    ]
+    if any(p is None for p in parents) or any(x is None for x in rules):
+        return None
+    return TCPRoute(api_version, meta, tuple(p for p in parents if p is not None),
+                    tuple(x for x in rules if x is not None))
 
 
 def _parent_ref(r: FieldReader, raw: Any, path: str, route_namespace: str) -> ParentReference | None:

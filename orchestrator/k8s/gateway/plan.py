@@ -4,7 +4,7 @@ SNI routes to backends, built from the evaluated listeners and the accepted rout
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from orchestrator.k8s.gateway.hostnames import hostname_precedence
 from orchestrator.k8s.gateway.listeners import ListenerState, passthrough
@@ -38,6 +38,17 @@ class SniRoute:
 
 
 @dataclass(frozen=True)
+class TcpRoutePlan:
+    """Every connection to the TCP `listener` goes to the accepted TCPRoute's backends by weight
+    (the oldest route, when several attach: a TCP listener has nothing to tell them apart by)."""
+
+    listener: str
+    route: ObjKey
+    backends: tuple[BackendTarget, ...]
+    rejected_weight: int = 0
+
+
+@dataclass(frozen=True)
 class ListenerPlan:
     name: str
     hostname: str | None
@@ -57,10 +68,12 @@ class GatewayPlan:
     address: str | None
     ports: tuple[PortPlan, ...]
     unserved_listeners: tuple[str, ...] = ()  # programmed, but not TLS passthrough
+    tcp_routes: tuple[TcpRoutePlan, ...] = ()  # TCP listeners' routes (the listeners are unserved_listeners)
 
     def services(self) -> list[tuple[str, str, int]]:
         """(namespace, name, port) of every Service the plan sends traffic to, sorted."""
         found = {(b.namespace, b.name, b.port) for p in self.ports for r in p.routes for b in r.backends}
+        found |= {(b.namespace, b.name, b.port) for t in self.tcp_routes for b in t.backends}
         return sorted(found)
 
 
@@ -70,6 +83,7 @@ def build_plan(
     address: str | None,
     states: list[ListenerState],
     sni_routes: list[tuple[SniRoute, tuple[Any, ...]]],
+    tcp_routes: Sequence[tuple[TcpRoutePlan, tuple[Any, ...]]] = (),
 ) -> GatewayPlan:
     served_ports = sorted({st.listener.port for st in states if st.ready and passthrough(st.listener)})
     ports = []
@@ -96,4 +110,9 @@ def build_plan(
         for st in states
         if st.ready and not passthrough(st.listener)
     )
-    return GatewayPlan(key, address, tuple(ports), unserved)
+    tcp_ready = {st.listener.name for st in states if st.ready and st.listener.protocol == "TCP"}
+    tcp: dict[str, TcpRoutePlan] = {}
+    for t, _ in sorted(tcp_routes, key=lambda item: item[1]):
+        if t.listener in tcp_ready:
+            tcp.setdefault(t.listener, t)
+    return GatewayPlan(key, address, tuple(ports), unserved, tuple(tcp[name] for name in sorted(tcp)))

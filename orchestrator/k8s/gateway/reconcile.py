@@ -11,7 +11,7 @@ translation (orchestrator/envoy/adapter.py) makes HTTP and TCP listeners of thos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Mapping
 
 from orchestrator.k8s.gateway.hostnames import hostname_precedence
@@ -24,7 +24,7 @@ from orchestrator.k8s.gateway.listeners import (
     mark_conflicts,
     passthrough,
 )
-from orchestrator.k8s.gateway.plan import GatewayPlan, SniRoute, build_plan
+from orchestrator.k8s.gateway.plan import GatewayPlan, SniRoute, TcpRoutePlan, build_plan
 from orchestrator.k8s.gateway.routes import attach, resolve_backends
 from orchestrator.k8s.gateway.status import (
     CONTROLLER_NAME,
@@ -40,7 +40,7 @@ from orchestrator.k8s.gateway.status import (
     TLSRouteStatus,
     key_of,
 )
-from orchestrator.k8s.gateway.types import GATEWAY_GROUP, Gateway, GatewayClass, ReferenceGrant, TLSRoute
+from orchestrator.k8s.gateway.types import GATEWAY_GROUP, Gateway, GatewayClass, ReferenceGrant, Route
 
 @dataclass(frozen=True)
 class ReconcileResult:
@@ -48,6 +48,7 @@ class ReconcileResult:
     gateways: dict[ObjKey, GatewayStatus]
     routes: dict[ObjKey, TLSRouteStatus]
     plans: dict[ObjKey, GatewayPlan]
+    tcp_routes: dict[ObjKey, TLSRouteStatus] = field(default_factory=dict)  # TCPRoutes' statuses
 
 
 
@@ -55,7 +56,7 @@ def reconcile(
     *,
     gateway_classes: Iterable[GatewayClass],
     gateways: Iterable[Gateway],
-    routes: Iterable[TLSRoute],
+    routes: Iterable[Route],
     reference_grants: Iterable[ReferenceGrant] = (),
     services: Iterable[ServiceInfo] = (),
     addresses: Mapping[ObjKey, str | None] | None = None,
@@ -110,7 +111,9 @@ def reconcile(
             finalize_listener(st)
 
     route_status: dict[ObjKey, TLSRouteStatus] = {}
+    tcp_status: dict[ObjKey, TLSRouteStatus] = {}
     sni_routes: dict[ObjKey, list[tuple[SniRoute, tuple[Any, ...]]]] = {k: [] for k in states}
+    tcp_routes: dict[ObjKey, list[tuple[TcpRoutePlan, tuple[Any, ...]]]] = {k: [] for k in states}
     for route in route_list:
         rkey = key_of(route)
         backends, rejected, resolved = resolve_backends(route, ctx)
@@ -123,7 +126,7 @@ def reconcile(
             if gw is not None and not ours(gw):
                 continue  # a Gateway of another (or no) class: no controller of ours reports
             accepted, hits = attach(route, pref, gw, states.get(gkey, []), ctx)
-            scope = f"route|{rkey}|{pref.to_dict()}"
+            scope = f"{_scope(route)}|{rkey}|{pref.to_dict()}"
             gen = route.metadata.generation
             parents.append(
                 RouteParentStatus(
@@ -139,13 +142,18 @@ def reconcile(
                 continue
             for st, hosts in hits:
                 st.attached.add(rkey)
+                if route.kind == "TCPRoute":
+                    if st.ready and st.listener.protocol == "TCP":
+                        plan = TcpRoutePlan(st.listener.name, rkey, backends, rejected)
+                        tcp_routes[gkey].append((plan, _route_order(route)))
+                    continue
                 if not st.ready or not passthrough(st.listener):
                     continue
                 for host in hosts:
                     order = (hostname_precedence(host), _route_order(route))
                     sni = SniRoute(st.listener.name, host, rkey, backends, rejected)
                     sni_routes[gkey].append((sni, order))
-        route_status[rkey] = TLSRouteStatus(tuple(parents))
+        (tcp_status if route.kind == "TCPRoute" else route_status)[rkey] = TLSRouteStatus(tuple(parents))
 
     gateway_status: dict[ObjKey, GatewayStatus] = {}
     plans: dict[ObjKey, GatewayPlan] = {}
@@ -159,12 +167,17 @@ def reconcile(
         gateway_status[k] = status
         gw_accepted = status.condition("Accepted")
         serving = gw_accepted is not None and gw_accepted.status == "True"
-        plans[k] = build_plan(k, address, states[k] if serving else [], sni_routes[k])
-    return ReconcileResult(class_status, gateway_status, route_status, plans)
+        plans[k] = build_plan(k, address, states[k] if serving else [], sni_routes[k], tcp_routes[k])
+    return ReconcileResult(class_status, gateway_status, route_status, plans, tcp_status)
 
 
 
-def _route_order(route: TLSRoute) -> tuple[str, str, str]:
+def _scope(route: Route) -> str:
+    """Where a route's conditions are remembered (a TLSRoute keeps its historical scope)."""
+    return "route" if route.kind == "TLSRoute" else "tcproute"
+
+
+def _route_order(route: Route) -> tuple[str, str, str]:
     """Oldest first, then namespace/name (gateway_types.go, Listener.AllowedRoutes)."""
     created = route.metadata.creation_timestamp or "9999"
     return (created, route.metadata.namespace, route.metadata.name)
@@ -181,9 +194,10 @@ def _previous_conditions(previous: ReconcileResult | None) -> dict[str, Conditio
         out.update({f"gw|{k}|{c.type}": c for c in gs.conditions})
         for lst in gs.listeners:
             out.update({f"gw|{k}|listener|{lst.name}|{c.type}": c for c in lst.conditions})
-    for k, rs in previous.routes.items():
-        for p in rs.parents:
-            out.update({f"route|{k}|{p.parent_ref.to_dict()}|{c.type}": c for c in p.conditions})
+    for scope, statuses in (("route", previous.routes), ("tcproute", previous.tcp_routes)):
+        for k, rs in statuses.items():
+            for p in rs.parents:
+                out.update({f"{scope}|{k}|{p.parent_ref.to_dict()}|{c.type}": c for c in p.conditions})
     return out
 
 

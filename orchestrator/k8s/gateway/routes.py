@@ -1,5 +1,5 @@
-"""A TLSRoute as the controller judges it: its backends resolved (ResolvedRefs) and its attachment to
-each parent Gateway's listeners (Accepted), with the hostnames it serves on each."""
+"""A TLSRoute or TCPRoute as the controller judges it: its backends resolved (ResolvedRefs) and its
+attachment to each parent Gateway's listeners (Accepted), with the hostnames it serves on each."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from orchestrator.k8s.gateway.hostnames import route_hostnames_on_listener
 from orchestrator.k8s.gateway.listeners import Context, ListenerState, selector_matches, selector_problem
 from orchestrator.k8s.gateway.plan import BackendTarget
 from orchestrator.k8s.gateway.status import ObjKey, Status
-from orchestrator.k8s.gateway.types import Gateway, ParentReference, RouteGroupKind, TLSRoute
+from orchestrator.k8s.gateway.types import Gateway, ParentReference, Route, RouteGroupKind
 
 _CORE_GROUP_ONLY = (
     "Group is invalid, only the core API group (specified by omitting the group field or "
     "setting it to an empty string) is supported"
 )
-_TLSROUTE = RouteGroupKind("TLSRoute")
 
 def resolve_backends(
-    route: TLSRoute, ctx: Context
+    route: Route, ctx: Context
 ) -> tuple[tuple[BackendTarget, ...], int, tuple[Status, str, str]]:
     """Backends of all rules pooled (TLSRoute rules have no matches), the weight that must be
     refused, and the ResolvedRefs condition; reasons in Envoy Gateway's order of checks."""
@@ -33,7 +32,7 @@ def resolve_backends(
                 error = ("InvalidKind", _CORE_GROUP_ONLY)
             elif ref.kind != "Service":
                 error = ("InvalidKind", f"Kind {ref.kind} is invalid, only Service is supported")
-            elif ref.namespace != ns and not ctx.permitted("TLSRoute", ns, "", "Service", target):
+            elif ref.namespace != ns and not ctx.permitted(route.kind, ns, "", "Service", target):
                 message = f"Backend ref to Service {target} not permitted by any ReferenceGrant."
                 error = ("RefNotPermitted", message)
             elif ref.port is None:
@@ -53,7 +52,7 @@ def resolve_backends(
 
 
 def attach(
-    route: TLSRoute, pref: ParentReference, gw: Gateway | None, states: list[ListenerState], ctx: Context
+    route: Route, pref: ParentReference, gw: Gateway | None, states: list[ListenerState], ctx: Context
 ) -> tuple[tuple[Status, str, str], list[tuple[ListenerState, list[str | None]]]]:
     """The Accepted condition for one parentRef and, when accepted, the listeners it attaches to
     with the hostnames it serves there. Reasons in the precedence NoMatchingParent,
@@ -67,10 +66,13 @@ def attach(
     ]  # fmt: skip
     if not selected:
         return ("False", "NoMatchingParent", "No listeners match this parent ref"), []
-    allowed = [st for st in selected if _TLSROUTE in st.supported and namespace_allowed(st, gw, route, ctx)]
+    allowed = [st for st in selected
+               if RouteGroupKind(route.kind) in st.supported and namespace_allowed(st, gw, route, ctx)]
     if not allowed:
         message = "No listeners included by this parent ref allowed this attachment."
         return ("False", "NotAllowedByListeners", message), []
+    if route.kind == "TCPRoute":  # no hostnames: it takes the whole listener
+        return ("True", "Accepted", "Route is accepted"), [(st, [None]) for st in allowed]
     hits = [
         (st, hosts)
         for st in allowed
@@ -82,7 +84,7 @@ def attach(
     return ("True", "Accepted", "Route is accepted"), hits
 
 
-def namespace_allowed(st: ListenerState, gw: Gateway, route: TLSRoute, ctx: Context) -> bool:
+def namespace_allowed(st: ListenerState, gw: Gateway, route: Route, ctx: Context) -> bool:
     allowed = st.listener.allowed_routes
     if allowed.namespaces_from == "All":
         return True

@@ -12,6 +12,7 @@ from orchestrator.k8s.gateway.types import (
     ParentReference,
     ReferenceGrant,
     RouteGroupKind,
+    TCPRoute,
     TLSRoute,
 )
 
@@ -29,7 +30,7 @@ class ObjKey(NamedTuple):
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
-def key_of(obj: Gateway | TLSRoute | GatewayClass | ReferenceGrant) -> ObjKey:
+def key_of(obj: Gateway | TLSRoute | TCPRoute | GatewayClass | ReferenceGrant) -> ObjKey:
     return ObjKey(obj.metadata.namespace, obj.metadata.name)
 
 

@@ -164,6 +164,22 @@ class TLSRoute:
 
 
 @dataclass(frozen=True)
+class TCPRoute:
+    """gateway.networking.k8s.io/v1alpha2 TCPRoute: a TLSRoute without hostnames (its rules hold
+    backendRefs only), for TCP listeners."""
+
+    api_version: str
+    metadata: ObjectMeta
+    parent_refs: tuple[ParentReference, ...]
+    rules: tuple[TLSRouteRule, ...]
+    hostnames: tuple[str, ...] = ()
+    kind: Literal["TCPRoute"] = "TCPRoute"
+
+
+Route = Union[TLSRoute, TCPRoute]
+
+
+@dataclass(frozen=True)
 class ReferenceGrantFrom:
     group: str
     kind: str
@@ -186,4 +202,4 @@ class ReferenceGrant:
     kind: Literal["ReferenceGrant"] = "ReferenceGrant"
 
 
-GatewayObject = Union[GatewayClass, Gateway, TLSRoute, ReferenceGrant]
+GatewayObject = Union[GatewayClass, Gateway, TLSRoute, TCPRoute, ReferenceGrant]
