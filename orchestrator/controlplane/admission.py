@@ -13,6 +13,7 @@ from orchestrator.apiserver.errors import Cause
 from orchestrator.apiserver.registry import Resource
 from orchestrator.errors import ValidationFailed
 from orchestrator.k8s import kinds
+from orchestrator.k8s.proxy_names import owning_gateway
 from orchestrator.manifests import Document
 
 # What the API server adds to an object: not the user's, so not the models' to judge.
@@ -97,8 +98,8 @@ class KindsAdmission:
 
     def validate(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> Verdict:
         info = kinds.lookup(resource.api_version, resource.kind)
-        if info is None or info.parser is None:
-            return Verdict()
+        if info is None or info.parser is None or owning_gateway(obj) is not None:
+            return Verdict()  # not modelled, or the gateway controller's own proxy object
         meta = obj.get("metadata") or {}
         name = f"{resource.plural}/{meta.get('name', '')}"
         doc = Document(name, 0, user_body(obj))

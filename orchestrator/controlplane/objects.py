@@ -12,6 +12,7 @@ from orchestrator.apiserver.conversion import from_storage, storage_key
 from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.controlplane.admission import clean, user_body
 from orchestrator.k8s import kinds
+from orchestrator.k8s.proxy_names import owning_gateway
 from orchestrator.manifests import Document, group_of
 
 
@@ -39,6 +40,12 @@ def modelled() -> list[Resource]:
     return out
 
 
+def controllers_own(obj: dict[str, Any]) -> bool:
+    """An object the controllers make from others (a Gateway's proxy Deployment and Service): not an
+    input of the cluster plan, and not judged by the lab's models (its image is Envoy's)."""
+    return owning_gateway(obj) is not None
+
+
 def document(r: Resource, obj: dict[str, Any]) -> Document:
     meta = obj.get("metadata") or {}
     where = f"{meta.get('namespace')}/" if meta.get("namespace") else ""
@@ -56,7 +63,8 @@ def from_file(path: Path) -> list[Document]:
     for r in modelled():
         for obj in sorted(stored.get(storage_key(r), []),
                           key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])):
-            docs.append(document(r, from_storage(r, obj)))
+            if not controllers_own(obj):
+                docs.append(document(r, from_storage(r, obj)))
     return docs
 
 

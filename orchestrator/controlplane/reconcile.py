@@ -17,11 +17,11 @@ from typing import Any
 from orchestrator import cluster
 from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.store import Event, Watch
-from orchestrator.controlplane import objects as stored, writeback
+from orchestrator.controlplane import objects as stored, workloads, writeback
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
-from orchestrator.k8s.world import Allocations, ServiceSpec, compute
+from orchestrator.k8s.world import Allocations, ServiceSpec, World, compute
 from orchestrator.manifests import Document
 from orchestrator.engines.netns.records import PodRecords
 from orchestrator.rundir import RunDir
@@ -73,11 +73,12 @@ class Reconciler:
         with objects.store.lock:
             objects.store.watches.append(self.watch)
         self._stop = threading.Event()
+        self.owned: list[workloads.Owned] = []  # the controllers' own objects, repaired when deleted
 
     def documents(self) -> list[Document]:
         docs = []
         for r in stored.modelled():
-            docs += [stored.document(r, o) for o in self.objects.list_of(r, None)[0]]
+            docs += [stored.document(r, o) for o in self.objects.list_of(r, None)[0] if not stored.controllers_own(o)]
         return docs
 
     def sync(self, docs: list[Document]) -> SyncReport:
@@ -88,11 +89,14 @@ class Reconciler:
 
         ctl = Controllers(self.engine.host)  # type: ignore[attr-defined]
         alloc = ctl.allocations()
+        world = self.world(plan, alloc)
+        owned = workloads.proxies(self.objects, world, set(alloc.ready))
         writeback.statuses(self.objects, alloc.statuses)
         waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
         specs = alloc.pod_specs()
         writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting)
-        writeback.endpoints(self.objects, self.services(plan, alloc), specs)
+        self.owned = owned + workloads.replica_sets(self.objects, world, set(alloc.ready))
+        writeback.endpoints(self.objects, list(world.services.values()), specs)
         by_key = {s.key: s for s in specs}
         for key in report.created:  # Events saying why the controllers acted
             if key in by_key:
@@ -108,18 +112,23 @@ class Reconciler:
 
     def services(self, plan: cluster.ClusterPlan, alloc: Allocations) -> list[ServiceSpec]:
         """The Services with their ready endpoints, as the controllers' last pass left them."""
+        return list(self.world(plan, alloc).services.values())
+
+    def world(self, plan: cluster.ClusterPlan, alloc: Allocations) -> World:
+        """The world as the controllers' last pass left it (what is written back comes from it)."""
         from orchestrator.engines.netns.controllers import now, objects_of, service_cidr
 
         topo = self.topo
         blocks = {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
-        world = compute(topo, objects_of(plan), blocks, copy.deepcopy(alloc),
-                        service_cidr(topo.path.parent / topo.kind_config), now())
-        return list(world.services.values())
+        return compute(topo, objects_of(plan), blocks, copy.deepcopy(alloc),
+                       service_cidr(topo.path.parent / topo.kind_config), now())
 
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
         docs = self.documents()
         fingerprint = json.dumps([d.body for d in docs], sort_keys=True)
+        if any(o.missing(self.objects) for o in self.owned):
+            self.fingerprint = ""  # someone deleted the controllers' own object: a whole pass makes it again
         marker = Marker(rv)
         if fingerprint != self.fingerprint:
             try:

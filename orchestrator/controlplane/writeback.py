@@ -130,14 +130,10 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
                 objects.remove(r, meta["namespace"], meta["name"])
             except ApiError:
                 pass
-    namespaces = by_kind("v1", "Namespace")
     # Only the gateway's proxy namespace is the controllers' to make: a user's namespace that is gone was
     # deleted (a pass that began before the deletion must not bring it back).
     for ns in sorted({s.namespace for s in specs if s.role == "gateway"}):
-        try:  # the gateway's proxy lives in tigera-gateway, which the operator makes on a cluster
-            objects.get(_res(namespaces), "", ns)
-        except ApiError:
-            objects.create(_res(namespaces), "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        namespace(objects, ns)
     for key, spec in sorted(wanted.items()):
         try:
             started = objects.get(r, spec.namespace, spec.name)["metadata"]["creationTimestamp"]
@@ -151,6 +147,15 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
             event(objects, spec.namespace, "Pod", spec.name, "FailedMount", waiting[key], "Warning", "kubelet")
         elif key not in ready and (why := bad_certificate(objects, spec)):
             event(objects, spec.namespace, "Pod", spec.name, "Unhealthy", why, "Warning", "kubelet")
+
+
+def namespace(objects: Objects, name: str) -> None:
+    """The namespace made if it does not exist (tigera-gateway, which the operator makes on a cluster)."""
+    r = _res(by_kind("v1", "Namespace"))
+    try:
+        objects.get(r, "", name)
+    except ApiError:
+        objects.create(r, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
 def bad_certificate(objects: Objects, spec: PodSpec) -> str:

@@ -22,11 +22,11 @@ from orchestrator.k8s.gateway.reconcile import ReconcileResult, reconcile
 from orchestrator.k8s.gateway.plan import GatewayPlan
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME, ObjKey, ServiceInfo
 from orchestrator.k8s.policy import BackendTrafficPolicy
+from orchestrator.k8s.proxy_names import GATEWAY_NAMESPACE, proxy_labels, proxy_name
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ObjectMeta, ReferenceGrant, TCPRoute, TLSRoute
 from orchestrator.topology import Topology
 
 GATEWAY_CLASS = "tigera-gateway-class"
-GATEWAY_NAMESPACE = "tigera-gateway"
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for generated names
 
 
@@ -144,9 +144,19 @@ class World:
     result: ReconcileResult | None
     secrets: dict[str, Secret]
     policies: list[BackendTrafficPolicy] = field(default_factory=list)
+    # "ns/name" of every Deployment, the user's and the gateway proxies': (pod-template-hash, replicas)
+    templates: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def pod(self, key: str) -> PodSpec:
         return self.pods[key]
+
+    def deployment_of(self, pod: PodSpec) -> str:
+        """ "ns/name" of the Deployment a pod belongs to (a gateway proxy's is in tigera-gateway)."""
+        kind, _, owner = pod.owner.partition("/")
+        if kind == "Gateway":
+            namespace, _, name = owner.partition("/")
+            return f"{GATEWAY_NAMESPACE}/{proxy_name(namespace, name)}"
+        return owner
 
     def local_services(self) -> dict[str, list[str]]:
         """node -> the LoadBalancer addresses of Local Services with a ready endpoint on it."""
@@ -222,12 +232,6 @@ def _deployment_pods(topo: Topology, objs: Objects, blocks: dict[str, IPv4Networ
     return pods
 
 
-def _gateway_names(gw: ObjKey) -> tuple[str, str]:
-    """Envoy Gateway's names for a Gateway's proxy: Deployment/Service envoy-<ns>-<name>-<hash>."""
-    base = f"envoy-{gw.namespace}-{gw.name}"
-    return base, f"{base}-{hashlib.sha256(f'{gw.namespace}/{gw.name}'.encode()).hexdigest()[:8]}"
-
-
 def _ours(objs: Objects) -> list[GatewayClass]:
     classes = list(objs.gateway_classes)
     if any(g.name == "tigera-secure" for g in objs.gateway_api) and all(
@@ -251,21 +255,24 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         if gw.gateway_class_name not in ours:
             continue
         key = ObjKey(gw.metadata.namespace, gw.metadata.name)
-        deploy_name, svc_name = _gateway_names(key)
+        # Envoy Gateway's proxy: Deployment and Service envoy-<ns>-<gateway>-<hash>, its pods
+        # <deployment>-<pod-template-hash>-<5 chars> (the ReplicaSet's name, then the pod's suffix).
+        svc_name = proxy_name(key.namespace, key.name)
         owner = f"Gateway/{key.namespace}/{key.name}"
-        labels = {"gateway.envoyproxy.io/owning-gateway-name": key.name,
-                  "gateway.envoyproxy.io/owning-gateway-namespace": key.namespace}
+        labels = proxy_labels(key.namespace, key.name)
+        thash = safe_hash(owner, 10)
         ports = tuple(sorted({lst.port for lst in gw.listeners}))
         kept = [p for p in previous if p.owner == owner]
         if kept:
-            pod = PodSpec(**{**asdict(kept[0]), "ports": ports, "labels": kept[0].labels})
+            pod = PodSpec(**{**asdict(kept[0]), "ports": ports,
+                             "labels": {**labels, "pod-template-hash": kept[0].template_hash}})
         else:
             # Every pod placed so far in this pass, and every pod still running from earlier ones
             # (another Gateway's proxy included): none may share this pod's address.
             others = pods + [p for p in previous if p.owner != owner and p.key not in {q.key for q in pods}]
             node = _place(topo, others)
-            pod = PodSpec(GATEWAY_NAMESPACE, f"{deploy_name}-{safe_hash(owner, 10)}-{random_suffix()}", owner,
-                          safe_hash(owner, 10), node, _pod_ip(node, blocks, others), labels, "gateway", ports)
+            pod = PodSpec(GATEWAY_NAMESPACE, f"{svc_name}-{thash}-{random_suffix()}", owner, thash, node,
+                          _pod_ip(node, blocks, others), {**labels, "pod-template-hash": thash}, "gateway", ports)
         pods.append(pod)
         # Envoy Gateway's Service: externalTrafficPolicy Local; a port below 1024 reaches the
         # proxy at port + 10000, where the unprivileged Envoy binds it.
@@ -316,8 +323,10 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         gateway_specs[k] = GatewaySpec(k, g.pod, g.service, result.plans.get(k), g.listener_order)
     alloc.pods = [asdict(p) for p in pods]
     alloc.ready = sorted(ready)
+    templates = {f"{d.namespace}/{d.name}": (template_hash(d), d.replicas) for d in objs.deployments}
+    templates |= {g.service: (safe_hash(f"Gateway/{k.namespace}/{k.name}", 10), 1) for k, g in gateway_specs.items()}
     return World(by_key, specs, gateway_specs, result, {f"{s.namespace}/{s.name}": s for s in objs.secrets},
-                 list(objs.policies))
+                 list(objs.policies), templates)
 
 
 def _free_ip(cidr: IPv4Network, taken: dict[str, str], skip: int) -> str:
