@@ -33,6 +33,7 @@ def _res(api_version: str, kind: str) -> Resource:
 
 DEPLOYMENTS, REPLICASETS = _res("apps/v1", "Deployment"), _res("apps/v1", "ReplicaSet")
 SERVICES, PODS = _res("v1", "Service"), _res("v1", "Pod")
+ENDPOINTS, SLICES = _res("v1", "Endpoints"), _res("discovery.k8s.io/v1", "EndpointSlice")
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,12 @@ def proxies(objects: Objects, world: World, ready: set[str]) -> list[Owned]:
             meta = obj["metadata"]
             if gateway is None or (meta["namespace"], meta["name"]) in wanted:
                 continue
-            try:
-                objects.remove(r, meta["namespace"], meta["name"])
-            except ApiError:
-                continue
+            gone = [r] + ([ENDPOINTS, SLICES] if r is SERVICES else [])  # what the endpoints controllers wrote
+            for each in gone:
+                try:
+                    objects.remove(each, meta["namespace"], meta["name"])
+                except ApiError:
+                    continue
             event(objects, GATEWAY_NAMESPACE, r.kind, meta["name"], f"Deleted{r.kind}",
                   f"Deleted: its Gateway {gateway[0]}/{gateway[1]} is gone", component="envoy-gateway")
     return kept
