@@ -63,8 +63,8 @@ def covers(wanted: Any, current: Any) -> bool:
 
 
 def ensure(objects: Objects, r: Resource, body: Obj, status: Obj | None = None) -> tuple[Obj, bool]:
-    """Create the object, or update it where it lacks what body says; then its status. (The object,
-    whether it was created.)"""
+    """Create the object, or update it where it lacks what body says; then its status (an
+    observedGeneration there becomes the object's generation). (The object, whether it was created.)"""
     meta = body["metadata"]
     ns, name = meta.get("namespace", ""), meta["name"]
     created = False
@@ -78,6 +78,8 @@ def ensure(objects: Objects, r: Resource, body: Obj, status: Obj | None = None) 
             merged = {**copy.deepcopy(current), **{k: copy.deepcopy(v) for k, v in body.items() if k != "metadata"}}
             merged["metadata"] = {**current["metadata"], **copy.deepcopy(meta)}
             current = objects.update(r, ns, name, merged, strictness="Ignore").obj
+    if status is not None and "observedGeneration" in status:  # the generation this pass saw
+        status = {**status, "observedGeneration": current["metadata"].get("generation", 1)}
     if status is not None and not covers(status, current.get("status") or {}):
         current = objects.update(r, ns, name, {**current, "status": status}, subresource="status").obj
     return current, created
@@ -121,7 +123,8 @@ def proxies(objects: Objects, world: World, ready: set[str]) -> list[Owned]:
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": GATEWAY_NAMESPACE, "labels": labels},
             "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": _proxy_template(gw, world)}},
-            {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": up, "availableReplicas": up})
+            {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": up, "availableReplicas": up,
+             "observedGeneration": 0})
         if made:
             event(objects, GATEWAY_NAMESPACE, "Deployment", name, "CreatedDeployment",
                   f"Created the proxy Deployment of Gateway {key} (Envoy Gateway's infrastructure)",
@@ -213,7 +216,7 @@ def replica_sets(objects: Objects, world: World, ready: set[str]) -> list[Owned]
                          "ownerReferences": [_owner_ref("Deployment", deploy)]},
             "spec": {"replicas": replicas, "selector": {"matchLabels": selector}, "template": template}},
             {"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": len(up),
-             "availableReplicas": len(up)})
+             "availableReplicas": len(up), "observedGeneration": 0})
         _scaled(objects, deploy, rs_name, before, replicas)
         kept.append(Owned(REPLICASETS, namespace, rs_name))
         for old in mine:
