@@ -17,7 +17,7 @@ from typing import Any
 from orchestrator import cluster
 from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.store import Event, Watch
-from orchestrator.controlplane import objects as stored, writeback
+from orchestrator.controlplane import nodelife, objects as stored, writeback
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
@@ -119,7 +119,7 @@ class Reconciler:
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
         docs = self.documents()
-        fingerprint = json.dumps([d.body for d in docs], sort_keys=True)
+        fingerprint = json.dumps([[d.body for d in docs], sorted(nodelife.unready(self.files))], sort_keys=True)
         marker = Marker(rv)
         if fingerprint != self.fingerprint:
             try:

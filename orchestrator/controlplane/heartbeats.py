@@ -1,0 +1,37 @@
+"""The nodes' heartbeat senders (orchestrator.controlplane.heartbeat), one per Kubernetes node, started
+by `up` inside each node's namespace as the user nobody with no capabilities, recorded in the lab's
+state as `heartbeat:<node>` (so `down` and `clean` stop them by PID)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Final
+
+from orchestrator.controlplane.nodelife import HEARTBEAT_INTERVAL, PORT
+from orchestrator.controlplane.process import control_plane
+from orchestrator.engines.netns import procs
+from orchestrator.rundir import RunDir
+from orchestrator.state import LabState, Proc, ns_name
+from orchestrator.topology import Topology
+
+ROLE: Final = "heartbeat:"
+UID: Final = 65534  # nobody
+
+
+def start(topo: Topology, state: LabState) -> list[Proc]:
+    """A sender per node. The control-plane node's own heartbeat goes to its own segment address: it
+    stays in that namespace's stack (the local route), so it stops only if the control plane stops."""
+    files = RunDir.of(topo)
+    to = str(control_plane(topo).address.ip)
+    started = []
+    for node in topo.k8s_nodes:
+        log = files.node(node.name).heartbeat_log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "orchestrator.controlplane.heartbeat", "--node", node.name,
+                "--source", str(node.address.ip), "--to", to, "--port", str(PORT),
+                "--interval", f"{HEARTBEAT_INTERVAL:g}"]
+        started.append(procs.spawn(ROLE + node.name, ns_name(topo.name, node.name), argv, log,
+                                   cwd=Path("/"), uid=UID))
+    state.add_processes(started)
+    return started
