@@ -1,12 +1,12 @@
-"""python -m orchestrator.controlplane.heartbeat --node N --source IP --to IP --port P --interval S: a
-node's heartbeat, the kubelet's Lease renewal reduced to one UDP datagram a period, sent from the node's
-segment address to the control plane's over the lab's segment.
+"""heartbeat.py --node N --source IP --to IP --port P --interval S: a node's heartbeat, the kubelet's
+Lease renewal reduced to one UDP datagram a period, sent from the node's segment address to the
+control plane's over the lab's segment.
 
-Started by `up` (orchestrator.controlplane.heartbeats) inside the node's namespace, unprivileged (the
-user nobody, no capabilities, no-new-privs), recorded like the lab's other processes and stopped by
-its PID. It never listens, and it cannot send from the root namespace: it binds its socket to the
-node's segment address first, an address that exists only inside the node's namespace. Only the
-standard library is imported here."""
+Started by `up` (orchestrator.controlplane.heartbeats) inside the node's namespace as a plain script
+(`python -I -S heartbeat.py`: only the standard library), unprivileged (the user nobody, no
+capabilities, no-new-privs), recorded like the lab's other processes and stopped by its PID. It never
+listens, and it cannot send from the root namespace: it binds its socket to the node's segment
+address first, an address that exists only inside the node's namespace."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ MAX_LIFETIME = 7 * 24 * 3600.0  # bounded: a sender outliving its lab by a week 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestrator.controlplane.heartbeat")
+    parser = argparse.ArgumentParser(prog="heartbeat.py")
     parser.add_argument("--node", required=True)
     parser.add_argument("--source", required=True, help="the node's segment address")
     parser.add_argument("--to", required=True, help="the control plane's segment address")

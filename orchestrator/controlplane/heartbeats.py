@@ -17,6 +17,7 @@ from orchestrator.topology import Topology
 
 ROLE: Final = "heartbeat:"
 UID: Final = 65534  # nobody
+SENDER: Final = Path(__file__).with_name("heartbeat.py")
 
 
 def start(topo: Topology, state: LabState) -> list[Proc]:
@@ -28,7 +29,8 @@ def start(topo: Topology, state: LabState) -> list[Proc]:
     for node in topo.k8s_nodes:
         log = files.node(node.name).heartbeat_log
         log.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "orchestrator.controlplane.heartbeat", "--node", node.name,
+        # The sender is a plain script (isolated, no site): it starts in half the time of `-m` with the venv.
+        argv = [sys.executable, "-I", "-S", str(SENDER), "--node", node.name,
                 "--source", str(node.address.ip), "--to", to, "--port", str(PORT),
                 "--interval", f"{HEARTBEAT_INTERVAL:g}"]
         started.append(procs.spawn(ROLE + node.name, ns_name(topo.name, node.name), argv, log,

@@ -151,3 +151,24 @@ def test_the_lifecycle_through_the_api_with_a_fake_clock(topo: Topology) -> None
         clock.t += 0.5
         lc.tick()
     assert _get(objects, "v1", "Event", "default", "calico-worker.nodenotready")["count"] == 2
+
+
+def test_the_sender_refuses_to_run_where_the_nodes_address_does_not_exist(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from orchestrator.controlplane import heartbeat
+
+    sent: list[object] = []
+
+    class Guarded(socket.socket):
+        def sendto(self, *args: Any) -> int:
+            sent.append(args)
+            raise AssertionError("a heartbeat was sent from the test's (root) namespace")
+
+    monkeypatch.setattr(socket, "socket", Guarded)  # the module the sender takes its sockets from
+    # 198.51.100.7 (TEST-NET-2) is on no interface here, as a node's segment address is on none outside its namespace
+    code = heartbeat.main(["--node", "calico-worker", "--source", "198.51.100.7", "--to", "192.0.2.1",
+                           "--port", str(life.PORT), "--interval", "1"])
+    assert code == 1 and sent == []
+    assert "not inside node calico-worker's namespace" in capsys.readouterr().out
