@@ -27,6 +27,7 @@ STARTUP_GRACE: Final = 15.0  # node-startup-grace-period (60 s): from the contro
 STATUS_REPORT: Final = 60.0  # the kubelet posts an unchanged node status this often (5 min)
 PORT: Final = 6444  # UDP, beside the API server's 6443 at the control-plane node's segment address
 LEASE_NAMESPACE: Final = "kube-node-lease"
+LEASES: Final = "coordination.k8s.io/leases"  # the Leases' key in the API server's store
 MAGIC: Final = "gwlab-heartbeat"
 UNREACHABLE: Final = "node.kubernetes.io/unreachable"
 UNKNOWN_MESSAGE: Final = "Kubelet stopped posting node status."

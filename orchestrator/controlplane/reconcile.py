@@ -36,7 +36,9 @@ POD_CHECK = 0.5  # seconds between looks at the pods' processes while nothing is
 @dataclass
 class _Everything(Watch):
     def matches(self, ev: Event) -> bool:
-        return True
+        # The nodes' Leases, renewed every second, are the node lifecycle's: woken by them, the loop
+        # would never be quiet long enough to look at its pods' processes.
+        return ev.resource != nodelife.LEASES
 
 
 @dataclass

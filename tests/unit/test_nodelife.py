@@ -172,3 +172,16 @@ def test_the_sender_refuses_to_run_where_the_nodes_address_does_not_exist(
                            "--port", str(life.PORT), "--interval", "1"])
     assert code == 1 and sent == []
     assert "not inside node calico-worker's namespace" in capsys.readouterr().out
+
+
+def test_lease_renewals_do_not_wake_the_controllers() -> None:
+    from orchestrator.apiserver.conversion import storage_key
+    from orchestrator.apiserver.store import Event
+    from orchestrator.controlplane.reconcile import _Everything
+
+    lease = by_kind("coordination.k8s.io/v1", "Lease")
+    pod = by_kind("v1", "Pod")
+    assert lease is not None and pod is not None and storage_key(lease) == life.LEASES
+    watch = _Everything(Store(), "", None)
+    assert not watch.matches(Event("MODIFIED", storage_key(lease), 2, {}))
+    assert watch.matches(Event("MODIFIED", storage_key(pod), 3, {}))
