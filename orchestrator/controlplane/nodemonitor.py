@@ -1,8 +1,8 @@
 """The node lifecycle in the control plane (a thread of its process): heartbeats received on the
 control-plane node's segment address renew each node's Lease (the kubelet's part); every
-MONITOR_PERIOD the monitor reads the Leases and marks a node NotReady or Ready again (the node lifecycle
-controller's part): the Node's conditions and taints, the nodes.json the controllers read (their next
-pass takes the node's pods out of the endpoints, kube-proxy and Envoy's EDS), and Events."""
+MONITOR_PERIOD the monitor marks a node NotReady or Ready again (the node lifecycle controller's
+part): the Node's conditions and taints, the nodes.json the controllers read (their next pass takes
+the node's pods out of the endpoints, kube-proxy and Envoy's EDS), and Events."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ class NodeLifecycle:
         self.clock = clock
         self.sock: socket.socket | None = None
         self.reported: dict[str, float] = {}
+        self.written: dict[str, float] = {}  # when each node's Lease object was last written
+        self.lease_every = life.lease_interval(len(self.addresses))
+        self.beats = 0
         self._stop = threading.Event()
         life.write_unready(self.files, set())
 
@@ -79,6 +82,13 @@ class NodeLifecycle:
 
     def renew(self, node: str) -> None:
         """The kubelet's part: the node's Lease renewed; its status posted when stale or not Ready."""
+        self.beats += 1
+        self.monitor.observe(node, str(self.beats))
+        last = self.written.get(node)
+        # Half a period's slack: beats a little less than a period apart still write every period.
+        if last is not None and self.clock() - last < self.lease_every - life.HEARTBEAT_INTERVAL / 2:
+            return
+        self.written[node] = self.clock()
         body = life.lease(node, life.micro_time())
         try:
             current = self.objects.get(self.leases, life.LEASE_NAMESPACE, node)
@@ -97,12 +107,6 @@ class NodeLifecycle:
             self.post(node, True)
 
     def tick(self) -> None:
-        for node in self.addresses:
-            try:
-                lease = self.objects.get(self.leases, life.LEASE_NAMESPACE, node)
-            except ApiError:
-                continue
-            self.monitor.observe(node, str((lease.get("spec") or {}).get("renewTime") or ""))
         changes = self.monitor.tick()
         if not changes:
             return

@@ -36,9 +36,7 @@ POD_CHECK = 0.5  # seconds between looks at the pods' processes while nothing is
 @dataclass
 class _Everything(Watch):
     def matches(self, ev: Event) -> bool:
-        # The nodes' Leases, renewed every second, are the node lifecycle's: woken by them, the loop
-        # would never be quiet long enough to look at its pods' processes.
-        return ev.resource != nodelife.LEASES
+        return True
 
 
 @dataclass
@@ -123,7 +121,9 @@ class Reconciler:
         docs = self.documents()
         fingerprint = json.dumps([[d.body for d in docs], sorted(nodelife.unready(self.files))], sort_keys=True)
         marker = Marker(rv)
-        if fingerprint != self.fingerprint:
+        # A pod's process died: a whole pass (looked at here too: the nodes' Lease renewals wake this
+        # loop every second, so it is seldom quiet long enough for run()'s own look).
+        if fingerprint != self.fingerprint or self.pod_died():
             try:
                 marker.report = asdict(self.sync(docs))
                 self.fingerprint = fingerprint

@@ -174,14 +174,27 @@ def test_the_sender_refuses_to_run_where_the_nodes_address_does_not_exist(
     assert "not inside node calico-worker's namespace" in capsys.readouterr().out
 
 
-def test_lease_renewals_do_not_wake_the_controllers() -> None:
-    from orchestrator.apiserver.conversion import storage_key
-    from orchestrator.apiserver.store import Event
-    from orchestrator.controlplane.reconcile import _Everything
-
+def test_lease_objects_are_written_at_a_bounded_rate(topo: Topology) -> None:
+    """Every store write rewrites the store's file: the workshop's nodes renew their Lease object at
+    each beat, a big lab's less often, and the decision still follows every beat."""
+    assert life.lease_interval(3) == life.HEARTBEAT_INTERVAL
+    assert life.lease_interval(200) == 200 / life.LEASE_WRITES
+    objects = Objects(Store())
+    nodes(objects, topo)
+    clock = Clock()
+    lc = NodeLifecycle(objects, topo, clock)
+    lc.lease_every = 10.0  # as with 50 nodes
     lease = by_kind("coordination.k8s.io/v1", "Lease")
-    pod = by_kind("v1", "Pod")
-    assert lease is not None and pod is not None and storage_key(lease) == life.LEASES
-    watch = _Everything(Store(), "", None)
-    assert not watch.matches(Event("MODIFIED", storage_key(lease), 2, {}))
-    assert watch.matches(Event("MODIFIED", storage_key(pod), 3, {}))
+    assert lease is not None
+
+    def renew_time() -> str:
+        return str(objects.get(lease, "kube-node-lease", "calico-worker")["spec"]["renewTime"])
+    lc.renew("calico-worker")
+    first = renew_time()
+    for _ in range(9):  # beats every second: the monitor sees each, the Lease object waits
+        clock.t += 1.0
+        lc.renew("calico-worker")
+        assert renew_time() == first and lc.monitor.health["calico-worker"].probed == clock.t
+    clock.t += 1.0
+    lc.renew("calico-worker")
+    assert renew_time() != first
