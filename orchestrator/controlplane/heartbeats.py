@@ -20,20 +20,20 @@ UID: Final = 65534  # nobody
 SENDER: Final = Path(__file__).with_name("heartbeat.py")
 
 
+def spawn(topo: Topology, name: str) -> Proc:
+    """One node's sender. The control-plane node's own heartbeat goes to its own segment address: it
+    stays in that namespace's stack (the local route), so it stops only if that node's sender does."""
+    node = topo.node(name)
+    log = RunDir.of(topo).node(node.name).heartbeat_log
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The sender is a plain script (isolated, no site): it starts in half the time of `-m` with the venv.
+    argv = [sys.executable, "-I", "-S", str(SENDER), "--node", node.name, "--source", str(node.address.ip),
+            "--to", str(control_plane(topo).address.ip), "--port", str(PORT), "--interval", f"{HEARTBEAT_INTERVAL:g}"]
+    return procs.spawn(ROLE + node.name, ns_name(topo.name, node.name), argv, log, cwd=Path("/"), uid=UID)
+
+
 def start(topo: Topology, state: LabState) -> list[Proc]:
-    """A sender per node. The control-plane node's own heartbeat goes to its own segment address: it
-    stays in that namespace's stack (the local route), so it stops only if the control plane stops."""
-    files = RunDir.of(topo)
-    to = str(control_plane(topo).address.ip)
-    started = []
-    for node in topo.k8s_nodes:
-        log = files.node(node.name).heartbeat_log
-        log.parent.mkdir(parents=True, exist_ok=True)
-        # The sender is a plain script (isolated, no site): it starts in half the time of `-m` with the venv.
-        argv = [sys.executable, "-I", "-S", str(SENDER), "--node", node.name,
-                "--source", str(node.address.ip), "--to", to, "--port", str(PORT),
-                "--interval", f"{HEARTBEAT_INTERVAL:g}"]
-        started.append(procs.spawn(ROLE + node.name, ns_name(topo.name, node.name), argv, log,
-                                   cwd=Path("/"), uid=UID))
+    """A sender per Kubernetes node, recorded in the lab's state."""
+    started = [spawn(topo, node.name) for node in topo.k8s_nodes]
     state.add_processes(started)
     return started

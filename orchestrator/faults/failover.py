@@ -237,6 +237,8 @@ def _node_of(lab: Lab, fault: Fault) -> str:
     """The node a fault takes off the network (its heartbeats with it), or "" for one that does not."""
     if fault.kind in ("isolate", "link-down"):
         return lab.topo.node(fault.target.split(":")[0]).name
+    if fault.kind == "kill" and fault.target != "gateway" and not fault.target.startswith(("bird:", "pod/")):
+        return lab.topo.node(fault.target).name  # every process of the node, its heartbeat too
     return ""
 
 

@@ -1,7 +1,7 @@
 """Nodes with a lifecycle on a real lab: a worker isolated by `gwlab fault isolate` stops reaching the
 control plane with its heartbeat, so its Node goes Unknown (NodeStatusUnknown, the unreachable taints),
 its pods Ready=False and out of the Endpoints and EndpointSlices, with Events; after `rejoin` all of
-it returns. Judged by the API's objects through the real kubectl, every wait bounded; the heartbeat
+it returns; `fault kill NODE` takes the node's heartbeat with it. Judged by the API's objects through the real kubectl, every wait bounded; the heartbeat
 senders are checked as processes (unprivileged, in their node's namespace, stopped by `down`)."""
 
 from __future__ import annotations
@@ -69,12 +69,13 @@ def events(lab: str, reason: str) -> dict[str, int]:
 
 def test_an_isolated_worker_goes_not_ready_and_back(lab_name: str) -> None:
     lab = lab_name
+    senders: list[procs.Proc] = []
     wait = nodelife.GRACE + 12  # the grace period, a heartbeat period, a controllers' pass, on busy cores
     try:
         gwlab("up", "--lab", lab, timeout=180)
         state = LabState.load(lab)
         assert state is not None
-        senders = [p for p in state.processes if p.role.startswith("heartbeat:")]
+        senders += [p for p in state.processes if p.role.startswith("heartbeat:")]
         assert sorted(p.role for p in senders) == ["heartbeat:calico-control-plane", "heartbeat:calico-worker",
                                                    "heartbeat:calico-worker2"]
         for p in senders:
@@ -111,7 +112,19 @@ def test_an_isolated_worker_goes_not_ready_and_back(lab_name: str) -> None:
         until("the worker's pods back in the endpoints", lambda: ips <= endpoint_ips(lab), wait)
         assert "taints" not in get(lab, "node", WORKER)["spec"]
         assert events(lab, "NodeReady").get(WORKER) == 1
-        assert gwlab("verify", "--lab", lab, "--wait", "10", check=False).returncode == 0
+
+        # `fault kill NODE` kills the node's heartbeat with its other processes; `clear` starts it again.
+        gwlab("fault", "kill", "--lab", lab, "calico-worker2", "--signal", "KILL")
+        until("calico-worker2 NotReady", lambda: ready_status(lab, "calico-worker2") == "Unknown", wait)
+        assert ready_status(lab, WORKER) == "True"
+        gwlab("fault", "clear", "--lab", lab)
+        until("calico-worker2 Ready again", lambda: ready_status(lab, "calico-worker2") == "True", wait)
+        fresh = LabState.load(lab)
+        assert fresh is not None
+        beat = fresh.process("heartbeat:calico-worker2")
+        assert beat is not None and procs.alive(beat) and beat.pid not in {p.pid for p in senders}
+        senders.append(beat)
+        assert gwlab("verify", "--lab", lab, "--wait", "20", check=False).returncode == 0
     finally:
         gwlab("down", "--lab", lab, check=False)
     for p in senders:
