@@ -81,15 +81,21 @@ class NodeLifecycle:
                 print(f"node lifecycle: {type(exc).__name__}: {exc}", flush=True)
 
     def renew(self, node: str) -> None:
-        """The kubelet's part: the node's Lease renewed; its status posted when stale or not Ready."""
+        """The kubelet's part: the node's Lease renewed; its Ready status posted when it has not been
+        for STATUS_REPORT seconds (the monitor posts the changes)."""
         self.beats += 1
         self.monitor.observe(node, str(self.beats))
         last = self.written.get(node)
         # Half a period's slack: beats a little less than a period apart still write every period.
-        if last is not None and self.clock() - last < self.lease_every - life.HEARTBEAT_INTERVAL / 2:
-            return
-        self.written[node] = self.clock()
-        body = life.lease(node, life.micro_time())
+        if last is None or self.clock() - last >= self.lease_every - life.HEARTBEAT_INTERVAL / 2:
+            self.written[node] = self.clock()
+            self.write_lease(node)
+        stale = node not in self.reported or self.clock() - self.reported[node] >= life.STATUS_REPORT
+        if stale and node not in self.monitor.unready():
+            self.post(node, True)
+
+    def write_lease(self, node: str) -> None:
+        renew = life.micro_time()
         try:
             current = self.objects.get(self.leases, life.LEASE_NAMESPACE, node)
         except ApiError:
@@ -97,14 +103,10 @@ class NodeLifecycle:
                 uid = str(self.objects.get(self.nodes, "", node)["metadata"].get("uid") or "")
             except ApiError:
                 uid = ""
-            body = life.lease(node, str(body["spec"]["renewTime"]), uid)
-            self.objects.create(self.leases, life.LEASE_NAMESPACE, body, strictness="Ignore")
+            self.objects.create(self.leases, life.LEASE_NAMESPACE, life.lease(node, renew, uid), strictness="Ignore")
         else:
             self.objects.update(self.leases, life.LEASE_NAMESPACE, node,
-                                {**current, "spec": body["spec"]}, strictness="Ignore")
-        if node not in self.reported or self.clock() - self.reported[node] >= life.STATUS_REPORT \
-                and node not in self.monitor.unready():
-            self.post(node, True)
+                                {**current, "spec": life.lease(node, renew)["spec"]}, strictness="Ignore")
 
     def tick(self) -> None:
         changes = self.monitor.tick()
