@@ -19,6 +19,11 @@ import time
 MAX_LIFETIME = 7 * 24 * 3600.0  # bounded: a sender outliving its lab by a week stops by itself
 
 
+def datagram(node: str, seq: int) -> bytes:
+    """One beat, as nodelife.parse_beat reads it (this script imports nothing of the project)."""
+    return f"gwlab-heartbeat 1 {node} {seq}".encode()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="heartbeat.py")
     parser.add_argument("--node", required=True)
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     seq = 0
     while time.monotonic() < deadline:
         try:
-            sock.sendto(f"gwlab-heartbeat 1 {args.node} {seq}".encode(), (args.to, args.port))
+            sock.sendto(datagram(args.node, seq), (args.to, args.port))
         except OSError:
             pass  # the node's link is down (isolated): the beat is lost, as on a cut cable
         seq += 1

@@ -64,13 +64,10 @@ def seconds_time(at: dt.datetime | None = None) -> str:
     return (at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def beat(node: str, seq: int) -> bytes:
-    return f"{MAGIC} 1 {node} {seq}".encode()
-
-
 def parse_beat(data: bytes, source: str, addresses: dict[str, str]) -> str | None:
-    """The node a heartbeat comes from, or None: it must name a node of the lab and come from that
-    node's own segment address (so it crossed the segment, or the control-plane node's own stack)."""
+    """The node a heartbeat (heartbeat.datagram) comes from, or None: it must name a node of the lab
+    and come from that node's own segment address (so it crossed the segment, or the control-plane
+    node's own stack)."""
     try:
         magic, version, node, seq = data.decode("ascii").split(" ")
         int(seq)

@@ -15,6 +15,7 @@ from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.registry import by_kind
 from orchestrator.apiserver.store import Store
 from orchestrator.controlplane import nodelife as life
+from orchestrator.controlplane.heartbeat import datagram
 from orchestrator.controlplane.nodemonitor import NodeLifecycle
 from orchestrator.controlplane.writeback import nodes
 from orchestrator.topology import Topology, load
@@ -57,9 +58,9 @@ def test_a_node_that_never_renews_goes_not_ready_after_the_startup_grace() -> No
 
 def test_heartbeats_only_from_the_nodes_own_address() -> None:
     addresses = {"calico-worker": "10.0.1.12"}
-    assert life.parse_beat(life.beat("calico-worker", 7), "10.0.1.12", addresses) == "calico-worker"
-    assert life.parse_beat(life.beat("calico-worker", 7), "10.0.1.13", addresses) is None  # another node's address
-    assert life.parse_beat(life.beat("calico-worker9", 7), "10.0.1.12", addresses) is None
+    assert life.parse_beat(datagram("calico-worker", 7), "10.0.1.12", addresses) == "calico-worker"
+    assert life.parse_beat(datagram("calico-worker", 7), "10.0.1.13", addresses) is None  # another node's address
+    assert life.parse_beat(datagram("calico-worker9", 7), "10.0.1.12", addresses) is None
     for junk in (b"", b"\xff\xfe", b"gwlab-heartbeat 2 calico-worker 1", b"gwlab-heartbeat 1 calico-worker x",
                  b"hello 1 calico-worker 1"):
         assert life.parse_beat(junk, "10.0.1.12", addresses) is None
