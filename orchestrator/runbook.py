@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from orchestrator import bastion, checks, cluster, topology
-from orchestrator.controlplane import process as controlplane
+from orchestrator.controlplane import heartbeats, nodelife, process as controlplane
 from orchestrator.timing import Clock, phase, recording
 from orchestrator.engines.netns import namespaces
 from orchestrator.bird.config import PRE_EXISTING_ACCEPT
@@ -120,6 +120,8 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
                 lab.unstored = list(plan.docs)
                 if lab.has_api_server:
                     controlplane.start(topo, state)
+                    heartbeats.start(topo, state)
+                    progress(nodelife.summary())
             for change in plan.changes:
                 if change.ignored:
                     progress(change.line())

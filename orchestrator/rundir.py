@@ -7,11 +7,12 @@ moves the root) and each file in it. Nothing else spells a file name of the run 
     <lab>/controllers.json  what the control plane last reconciled (resourceVersion, its report)
     <lab>/pods.json         the control plane's record of the pods it runs
     <lab>/cluster.json      the controllers' allocations and statuses
+    <lab>/nodes.json        the nodes the node lifecycle holds NotReady (their pods are not ready)
     <lab>/certs/            the workshop's CA and the echo server's certificate
     <lab>/scratch/          the route-policy test's throwaway routers
     <lab>/<node>/           a router: its BIRD config (bird.cfg on a node; the bastion's bird.conf
                             here only on the containerlab engine), control socket bird.ctl, log
-                            bird.log, output bird.out, kube-proxy.nft
+                            bird.log, output bird.out, kube-proxy.nft, heartbeat.log
     <lab>/kubeconfig        the lab's kubeconfig (for the real kubectl); <lab>/kube-cache/ its cache
 
 Outside the run directory, on the netns engine, one directory per namespace that needs files of its
@@ -107,6 +108,10 @@ class NodeFiles:
     def kube_proxy_rules(self) -> Path:
         return self.dir / "kube-proxy.nft"
 
+    @property
+    def heartbeat_log(self) -> Path:
+        return self.dir / "heartbeat.log"
+
 
 @dataclass(frozen=True)
 class PodFiles:
@@ -195,6 +200,10 @@ class RunDir:
     @property
     def cluster(self) -> Path:
         return self.root / "cluster.json"
+
+    @property
+    def node_health(self) -> Path:
+        return self.root / "nodes.json"
 
     @property
     def certs(self) -> Path:

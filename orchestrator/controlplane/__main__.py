@@ -10,6 +10,7 @@ import sys
 from orchestrator.apiserver.server import ApiServer, ServerError
 from orchestrator.controlplane.admission import KindsAdmission
 from orchestrator.controlplane.client import PORT
+from orchestrator.controlplane.nodemonitor import NodeLifecycle
 from orchestrator.controlplane.process import control_plane
 from orchestrator.controlplane.reconcile import Reconciler
 from orchestrator.controlplane.writeback import nodes
@@ -40,6 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.start()
     nodes(server.objects, topo)
+    try:
+        lifecycle = NodeLifecycle(server.objects, topo)
+        lifecycle.bind(host)
+    except OSError as exc:
+        print(f"controlplane: cannot receive the nodes' heartbeats: {exc}", file=sys.stderr)
+        server.stop()
+        return 1
+    lifecycle.start()
     print(f"serving {server.url}; kubeconfig {server.kubeconfig}", flush=True)
     reconciler = Reconciler(server.objects, topo, state)
     try:
@@ -48,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         reconciler.stop()
+        lifecycle.stop()
         server.stop()
     return 0
 

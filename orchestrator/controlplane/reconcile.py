@@ -17,7 +17,7 @@ from typing import Any
 from orchestrator import cluster
 from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.store import Event, Watch
-from orchestrator.controlplane import objects as stored, workloads, writeback
+from orchestrator.controlplane import nodelife, objects as stored, workloads, writeback
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
@@ -126,11 +126,13 @@ class Reconciler:
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
         docs = self.documents()
-        fingerprint = json.dumps([d.body for d in docs], sort_keys=True)
+        fingerprint = json.dumps([[d.body for d in docs], sorted(nodelife.unready(self.files))], sort_keys=True)
         if any(o.missing(self.objects) for o in self.owned):
             self.fingerprint = ""  # someone deleted the controllers' own object: a whole pass makes it again
         marker = Marker(rv)
-        if fingerprint != self.fingerprint:
+        # A pod's process died: a whole pass (looked at here too: the nodes' Lease renewals wake this
+        # loop every second, so it is seldom quiet long enough for run()'s own look).
+        if fingerprint != self.fingerprint or self.pod_died():
             try:
                 marker.report = asdict(self.sync(docs))
                 self.fingerprint = fingerprint

@@ -5,6 +5,7 @@ status subresource, Node objects for the topology's nodes, and Events saying why
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -183,8 +184,9 @@ def bad_certificate(objects: Objects, spec: PodSpec) -> str:
 
 
 def event(objects: Objects, namespace: str, kind: str, name: str, reason: str, message: str,
-          kind_of_event: str = "Normal", component: str = "gwlab-controllers") -> None:
-    """One Event per (object, reason), its count raised when it happens again (as the recorder does)."""
+          kind_of_event: str = "Normal", component: str = "gwlab-controllers", again: bool = False) -> None:
+    """One Event per (object, reason), its count raised when it happens again (as the recorder does);
+    the same message is recorded again only when `again` says it happened anew (a node NotReady twice)."""
     r = _res(EVENTS)
     ev_name = f"{name}.{reason.lower()}"
     stamp = now()
@@ -192,7 +194,7 @@ def event(objects: Objects, namespace: str, kind: str, name: str, reason: str, m
         old = objects.get(r, namespace, ev_name)
     except ApiError:
         old = None
-    if old is not None and old.get("message") == message:
+    if old is not None and old.get("message") == message and not again:
         return
     body = {"apiVersion": "v1", "kind": "Event",
             "metadata": {"name": ev_name, "namespace": namespace},
@@ -200,7 +202,8 @@ def event(objects: Objects, namespace: str, kind: str, name: str, reason: str, m
                                "apiVersion": "v1" if kind == "Pod" else ""},
             "reason": reason, "message": message, "type": kind_of_event, "source": {"component": component},
             "firstTimestamp": old.get("firstTimestamp", stamp) if old else stamp, "lastTimestamp": stamp,
-            "count": int(old.get("count", 0)) + 1 if old else 1, "reportingComponent": component}
+            "count": int(old.get("count", 0)) + 1 if old else 1, "reportingComponent": component,
+            "eventTime": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
     try:
         if old is None:
             objects.create(r, namespace, body, strictness="Ignore")

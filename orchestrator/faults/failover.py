@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 from orchestrator.engines.netns import namespaces, procs
 from orchestrator.errors import LabError
 from orchestrator.faults.inject import Fault, inject, undo
+from orchestrator.faults.lifecycle import EndpointWatch, event_time, node_events, on_node
 from orchestrator.faults.load import Outcome
 from orchestrator.impair.access import iproute_in
 from orchestrator.faults.report import Line, Report, judge, longest_outage
@@ -148,6 +149,7 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
 
     polls = [0]
     sessions: dict[str, str] = {}
+    endpoints = EndpointWatch(lab)
 
     def watch(ipr: Any, t0: float) -> None:
         while (load.poll() is None or time.time() - t0 < WARMUP) and not stopped.is_set():
@@ -165,6 +167,7 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
             polls[0] += 1
             if polls[0] % 5 == 0:
                 _sessions(lab, sessions, r.lab_events)
+                endpoints.poll(time.time())
             hops = _hops(ipr, lb[0])
             if not r.hops or r.hops[-1][1] != hops:
                 r.hops.append((time.time(), hops))
@@ -186,6 +189,7 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
             finished.wait(5)
         for rec in record:
             undo(lab, rec)  # Ctrl-C or a failure: nothing this run injected stays
+        endpoints.close()
     thread.join(2)
     if not r.injected:
         r.injected = time.time()
@@ -206,11 +210,37 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
                                                                          or "nothing (no route)"))
               for t, hops in r.hops]
     outcomes = sorted(r.outcomes, key=lambda o: o.start)
+    lifecycle = node_events(lab, r.injected - WARMUP)
     report = Report(
         fault=fault.text() + (f" ({fault.signal})" if fault.kind == "kill" else ""), timers=lab.state.bgp_timers,
         rate=rate, duration=duration, repair_after=repair_after, requests=len(outcomes),
         failed=sum(not o.ok for o in outcomes), errors=dict(Counter(o.error for o in outcomes if not o.ok)),
         longest_outage=longest_outage(outcomes), injected=r.injected, repaired=r.repaired,
-        timeline=sorted(bgp + routes + r.lab_events, key=lambda x: x.time), error=r.error)
+        timeline=sorted(bgp + routes + r.lab_events + endpoints.lines + lifecycle, key=lambda x: x.time),
+        error=r.error)
+    node = _node_of(lab, fault)
+    if node:
+        end = r.repaired if r.repaired is not None else float("inf")
+        report.node = node
+        report.node_not_ready = _since(event_time(lifecycle, node, "NodeNotReady", r.injected), r.injected)
+        report.endpoints_removed = _since(on_node(endpoints.history, node, r.injected, r.injected, end, False), r.injected)
+        if r.repaired is not None:
+            report.node_ready = _since(event_time(lifecycle, node, "NodeReady", r.repaired), r.repaired)
+            report.endpoints_restored = _since(on_node(endpoints.history, node, r.injected, r.repaired, float("inf"),
+                                                       True),
+                                               r.repaired)
     judge(report, r.hops, during, healthy, outcomes)
     return report
+
+
+def _node_of(lab: Lab, fault: Fault) -> str:
+    """The node a fault takes off the network (its heartbeats with it), or "" for one that does not."""
+    if fault.kind in ("isolate", "link-down"):
+        return lab.topo.node(fault.target.split(":")[0]).name
+    if fault.kind == "kill" and fault.target != "gateway" and not fault.target.startswith(("bird:", "pod/")):
+        return lab.topo.node(fault.target).name  # every process of the node, its heartbeat too
+    return ""
+
+
+def _since(t: float | None, start: float) -> float | None:
+    return None if t is None else t - start

@@ -102,7 +102,9 @@ def _roles(lab: Lab, target: str) -> list[str]:
             raise LabError(f"lab {lab.topo.name!r} has no gateway proxy pod (is the demo applied?)")
         return found
     node = lab.topo.node(target)
-    return [f"bird:{node.name}"] + [f"pod:{p.spec.key}" for p in host if p.spec.node == node.name]
+    # The node's heartbeat goes with it (the kubelet's part): the node lifecycle marks it NotReady.
+    beat = [f"heartbeat:{node.name}"] if lab.state.process(f"heartbeat:{node.name}") else []
+    return [f"bird:{node.name}"] + beat + [f"pod:{p.spec.key}" for p in host if p.spec.node == node.name]
 
 
 def _save(lab: Lab, record: FaultRecord | None, drop: list[FaultRecord] | None = None) -> None:
@@ -163,6 +165,9 @@ def undo(lab: Lab, record: FaultRecord) -> list[str]:
         if role.startswith("bird:"):
             _restart_bird(lab, role[5:])
             done.append(f"BIRD on {role[5:]} started again (-R)")
+        elif role.startswith("heartbeat:"):
+            _restart_heartbeat(lab, role.split(":", 1)[1])
+            done.append(f"heartbeat of {role.split(':', 1)[1]} started again")
         else:  # the control plane's kubelet starts a pod whose process died again by itself
             done.append(f"pod/{role[4:].split('/', 1)[-1]}: started again by the control plane")
     _save(lab, None, drop=[record])
@@ -174,6 +179,18 @@ def _restart_bird(lab: Lab, node: str) -> None:
 
     with changing(lab.topo.name):
         start_bird(lab.state, lab.topo.node(node).name, graceful=True)
+
+
+def _restart_heartbeat(lab: Lab, node: str) -> None:
+    from orchestrator.controlplane import heartbeats
+
+    with changing(lab.topo.name):
+        from orchestrator.state import LabState
+
+        fresh = LabState.load(lab.topo.name)  # the supervisor may have recorded a new BIRD meanwhile
+        state = fresh or lab.state
+        state.add_processes([heartbeats.spawn(lab.topo, node)])
+        lab.state.processes = state.processes
 
 
 def find(lab: Lab, kind: str, target: str) -> FaultRecord:

@@ -43,6 +43,11 @@ class Report:
     error: str = ""
     route_converged: float | None = None  # s from injection until the kernel route held the expected hops
     route_restored: float | None = None  # s from the repair until it held every node again
+    node: str = ""  # the node the fault cut off, whose heartbeats stop with it
+    node_not_ready: float | None = None  # s from injection until the node lifecycle marked it NotReady
+    endpoints_removed: float | None = None  # s from injection until no Endpoints address was on that node
+    node_ready: float | None = None  # s from the repair until it was Ready again
+    endpoints_restored: float | None = None  # s from the repair until its pods were in the Endpoints again
     ok: bool = False
     verdict: str = ""
 
@@ -51,6 +56,9 @@ class Report:
                 "repair_after": self.repair_after, "requests": self.requests, "failed": self.failed,
                 "errors": self.errors, "longest_outage_s": round(self.longest_outage, 3),
                 "route_converged_s": _r(self.route_converged), "route_restored_s": _r(self.route_restored),
+                "node": self.node, "node_not_ready_s": _r(self.node_not_ready),
+                "endpoints_removed_s": _r(self.endpoints_removed), "node_ready_s": _r(self.node_ready),
+                "endpoints_restored_s": _r(self.endpoints_restored),
                 "ok": self.ok, "verdict": self.verdict, "error": self.error,
                 "timeline": [{"t": round(x.time - self.injected, 3), "source": x.source, "event": x.text}
                              for x in self.timeline]}
@@ -124,8 +132,23 @@ def text(rep: Report) -> str:
             f"longest outage {rep.longest_outage:.2f} s; kernel route on the expected next hops "
             f"{_s(rep.route_converged)} after the fault" + (f", every node back {_s(rep.route_restored)} after the repair"
                                                            if rep.repaired is not None else ""),
+            *_lifecycle(rep),
             f"verdict: {rep.verdict}"]
     return "\n".join(out)
+
+
+def _lifecycle(rep: Report) -> list[str]:
+    """The two clocks of a node cut off: the bastion's hold timer drops its paths, the node lifecycle
+    (its heartbeats gone for the grace period) takes its pods out of the endpoints."""
+    if not rep.node:
+        return []
+    line = (f"{rep.node} cut off: paths dropped by the bastion {_s(rep.route_converged)} after the fault (hold timer); "
+            f"node NotReady {_s(rep.node_not_ready)}, its pods' endpoints removed {_s(rep.endpoints_removed)} after "
+            f"the fault (node lifecycle)")
+    if rep.repaired is None:
+        return [line]
+    return [line, f"after the repair: node Ready {_s(rep.node_ready)}, its pods' endpoints back "
+                  f"{_s(rep.endpoints_restored)}"]
 
 
 def suite_table(reports: Sequence[Report]) -> str:

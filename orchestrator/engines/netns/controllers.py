@@ -21,6 +21,7 @@ import yaml
 from orchestrator import safeyaml
 from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
+from orchestrator.controlplane import nodelife
 from orchestrator.engines.base import SyncReport
 from orchestrator.engines.netns import procs, proxy
 from orchestrator.engines.netns.host import NodeHost
@@ -113,6 +114,9 @@ class Controllers:
         report.created += [p.key for p in backends]
         ready, _ = plane.wait_ready([p for p in world.pods.values() if p.role == "echo"], wait if backends else 0.5)
         alloc.ready = sorted(set(ready) | {k for k in alloc.ready if k in world.pods and world.pods[k].role != "echo"})
+        # A NotReady node's pods are not ready (the node lifecycle's MarkPodsNotReady): out of the endpoints.
+        unready_nodes = nodelife.unready(self.host.files)
+        alloc.ready = [k for k in alloc.ready if world.pods[k].node not in unready_nodes]
 
         # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
@@ -123,7 +127,7 @@ class Controllers:
         gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
         ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}
-                             | set(ready_gw))
+                             | {k for k in ready_gw if world.pods[k].node not in unready_nodes})
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         report.kube_proxy = plane.sync_kube_proxy(list(world.services.values()))
         report.not_ready = sorted(set(world.pods) - set(alloc.ready))
