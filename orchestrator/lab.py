@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from orchestrator import checks, cluster, topology
+from orchestrator import checks, cluster, timing, topology
 from orchestrator.bird.config import BastionConfig, bastion_config
 from orchestrator.controlplane import process as controlplane, writes
 from orchestrator.controlplane.client import Client
@@ -92,6 +92,7 @@ class Lab:
             changes, rv = writes.write(self.api, docs, ignored, deleted or [])
             self.unstored = []
             marker = writes.wait_reconciled(self.files, rv)
+            timing.absorb(marker.sync_report().phases, "control plane: ")
             self._plan = plan  # what the store now holds, but for fields the server fills in (no reader's)
             return ApplyResult(changes, marker.sync_report())
 

@@ -26,6 +26,7 @@ from orchestrator.manifests import Document
 from orchestrator.engines.netns.records import PodRecords
 from orchestrator.rundir import RunDir
 from orchestrator.state import LabState
+from orchestrator.timing import Clock, recording
 from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
@@ -83,7 +84,9 @@ class Reconciler:
     def sync(self, docs: list[Document]) -> SyncReport:
         """The seam: today's whole-world reconcile (issue 11 puts watch-driven controllers here)."""
         plan = cluster.plan(self.topo, docs)
-        report = self.engine.apply(plan)
+        with recording(Clock()) as clock:  # what the pass names (the gateway proxy's start) goes to its marker
+            report = self.engine.apply(plan)
+        report.phases = clock.phases
         from orchestrator.engines.netns.controllers import Controllers  # the netns engine's controllers
 
         ctl = Controllers(self.engine.host)  # type: ignore[attr-defined]

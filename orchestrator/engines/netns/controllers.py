@@ -24,7 +24,8 @@ from orchestrator.cluster import ClusterPlan, calico_objects
 from orchestrator.engines.base import SyncReport
 from orchestrator.engines.netns import procs, proxy
 from orchestrator.engines.netns.host import NodeHost
-from orchestrator.engines.netns.pods import PodPlane
+from orchestrator.engines.netns.pods import ENVOY_READY, PodPlane
+from orchestrator.timing import phase
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TLSRoute
@@ -121,7 +122,8 @@ class Controllers:
         report.created += [p.key for p in gateways]
         report.reloaded, refused = plane.sync_gateways(world)
         gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
-        ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
+        with phase(ENVOY_READY):
+            ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}
                              | set(ready_gw))
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
