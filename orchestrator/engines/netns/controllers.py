@@ -112,14 +112,16 @@ class Controllers:
         backends = [p for p in new if p.role == "echo"]
         plane.create(backends, world)
         report.created += [p.key for p in backends]
+        # A new proxy starts beside its backends, as pods of two Deployments do: Envoy's start hides
+        # under the echo servers' own; their endpoints reach it through EDS once they are ready.
+        gateways = [p for p in new if p.role == "gateway"]
+        plane.create(gateways, world)
+        report.created += [p.key for p in gateways]
         ready, _ = plane.wait_ready([p for p in world.pods.values() if p.role == "echo"], wait if backends else 0.5)
         alloc.ready = sorted(set(ready) | {k for k in alloc.ready if k in world.pods and world.pods[k].role != "echo"})
 
         # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
-        gateways = [p for p in new if p.role == "gateway"]
-        plane.create(gateways, world)
-        report.created += [p.key for p in gateways]
         report.reloaded, refused = plane.sync_gateways(world)
         gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
         with phase(ENVOY_READY):
