@@ -33,7 +33,7 @@ CALICO_MAC = "ee:ee:ee:ee:ee:ee"
 # Named parts of a pass (timing.phase), which `up` reports among its phases.
 ENVOY_START = "Envoy start (xDS translated, checked by envoy --mode validate, spawned)"
 ENVOY_UPDATE = "Envoy xDS update (translated, checked, files renamed into place)"
-ENVOY_READY = "Envoy ready (/ready LIVE, every listener active)"
+ENVOY_READY = "Envoy ready (/ready LIVE, every listener active, every endpoint held)"
 POD_GATEWAY = IPv4Address("169.254.1.1")
 POD_SYSCTLS = {
     "net.ipv4.ip_forward": "0",
