@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from orchestrator import checks, cluster, topology
+from orchestrator import checks, cluster, timing, topology
 from orchestrator.bird.config import BastionConfig, bastion_config
 from orchestrator.controlplane import process as controlplane, writes
 from orchestrator.controlplane.client import Client
 from orchestrator.controlplane.objects import from_file as stored_objects
+from orchestrator.controlplane.reconcile import Marker
 from orchestrator.engines import get_engine
 from orchestrator.engines.base import Engine, SyncReport
 from orchestrator.engines.netns import namespaces, procs
@@ -89,9 +90,11 @@ class Lab:
             # The store, not the kept plan, is the base: another command may have changed it since.
             plan = cluster.plan(self.topo, stored_objects(self.files.api_store), docs, deleted or [])
             ignored = {cluster.key(c.doc): c.ignored for c in plan.changes}
+            before = Marker.read(self.files.reconciled)
             changes, rv = writes.write(self.api, docs, ignored, deleted or [])
             self.unstored = []
             marker = writes.wait_reconciled(self.files, rv)
+            timing.absorb(marker.phases_since(before), "control plane: ")
             self._plan = plan  # what the store now holds, but for fields the server fills in (no reader's)
             return ApplyResult(changes, marker.sync_report())
 

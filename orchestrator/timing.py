@@ -34,10 +34,18 @@ class Clock:
             yield
         finally:
             elapsed = time.perf_counter() - start
-            inner = self._children.pop()
+            inner = min(self._children.pop(), elapsed)  # absorbed phases never exceed their parent
             self.charge(name, elapsed - inner)
             if self._children:
                 self._children[-1] += elapsed
+
+    def absorb(self, phases: dict[str, float], prefix: str) -> None:
+        """Phases timed by another process while this one waited for it (the control plane's pass
+        that `Lab.apply` waits on): charged under `prefix`, and taken out of the open phase."""
+        for name, seconds in phases.items():
+            self.charge(prefix + name, seconds)
+            if self._children:
+                self._children[-1] += seconds
 
 
 _current: ContextVar[Clock | None] = ContextVar("gwlab_clock", default=None)
@@ -55,6 +63,12 @@ def recording(clock: Clock) -> Iterator[Clock]:
 def phase(name: str) -> ContextManager[None]:
     clock = _current.get()
     return clock.phase(name) if clock is not None else nullcontext()
+
+
+def absorb(phases: dict[str, float], prefix: str) -> None:
+    clock = _current.get()
+    if clock is not None:
+        clock.absorb(phases, prefix)
 
 
 def since_process_start() -> float:

@@ -20,6 +20,9 @@ from orchestrator.capture.multi import Point, PointCapture
 from orchestrator.capture.packet import TCP_ACK, Endpoint, Flow
 
 PASSTHROUGH, REFUSED = "passthrough", "refused"
+# What the client sends: the workshop's TLS with an SNI, TLS without SNI (the address as the host),
+# plain HTTP to the TLS port (no ClientHello at all).
+TLS, NO_SNI, PLAIN_HTTP = "tls", "no-sni", "plain-http"
 Connection = tuple[Endpoint, Endpoint]
 
 
@@ -38,6 +41,11 @@ class Layout:
     backend_ports: tuple[int, ...]
     names: dict[str, str]  # ip -> a name for people
     pod_nodes: dict[str, str]  # pod ip -> the label of its node
+    request: str = TLS
+
+    @property
+    def asked(self) -> str:
+        return {NO_SNI: "no SNI", PLAIN_HTTP: "plain HTTP"}.get(self.request, f"SNI {self.sni}")
 
     def is_backend(self, ep: Endpoint) -> bool:
         return ep.ip in self.backend_pods and ep.port in self.backend_ports
@@ -173,6 +181,9 @@ def analyse(lay: Layout, caps: list[PointCapture], dnat: list[DnatMatch], curl: 
     # The gateway's connection to a backend that began once the client's ClientHello was there.
     arrived = [s for p, cs in convs.items() if p.kind == "gateway" for s in cs.values()
                if s.client_hello is not None and s.client_hello.random in randoms]
+    if not arrived and client is not None:  # no ClientHello to follow: the client's own address and port
+        arrived = [s for p, cs in convs.items() if p.kind == "gateway" for s in cs.values()
+                   if s.flow.src == client.flow.src]
     gateway = min(arrived, key=lambda s: s.time) if arrived else None
     backend = None
     if gateway is not None:
@@ -186,7 +197,10 @@ def analyse(lay: Layout, caps: list[PointCapture], dnat: list[DnatMatch], curl: 
     sightings: list[Sighting] = []
     for cs in convs.values():
         for s in cs.values():
-            if s.client_hello is not None and s.client_hello.random in randoms or s is client or s is backend:
+            # Without a ClientHello (plain HTTP) the client leg is known by its addresses instead.
+            unhelloed = client is not None and client.client_hello is None and s.flow.connection == client.flow.connection
+            if s.client_hello is not None and s.client_hello.random in randoms or unhelloed \
+                    or s is client or s is gateway or s is backend:
                 s.leg = "backend" if lay.is_backend(s.flow.dst) else "client"
                 s.note = _note(s, lay)
                 sightings.append(s)
@@ -211,9 +225,11 @@ def _common_checks(lay: Layout, client: Sighting | None, ecmp: list[str]) -> lis
     if client is None:
         return [Check("client leg", False, f"no connection from the bastion to {lay.address}:{lay.port} was seen")]
     ch = client.client_hello
-    out = [Check("client leg", ch is not None and ch.sni == lay.sni,
+    sent = ch is None if lay.request == PLAIN_HTTP else ch is not None and (ch.sni or "") == lay.sni
+    out = [Check("client leg", sent,
                  f"{lay.names.get(client.flow.src.ip, client.flow.src.ip)} {client.flow.src} > {client.flow.dst}: "
-                 + (f"ClientHello SNI {ch.sni}, random {ch.random}" if ch else "no ClientHello seen"))]
+                 + (f"ClientHello SNI {ch.sni or '(none)'}, random {ch.random}" if ch else
+                    "plain HTTP, no ClientHello" if lay.request == PLAIN_HTTP else "no ClientHello seen"))]
     out.append(Check("ECMP choice", len(ecmp) == 1,
                      f"arrived at {ecmp[0]}" if len(ecmp) == 1 else
                      f"seen arriving at {', '.join(ecmp) or 'no node'}"))
@@ -279,10 +295,11 @@ def _passthrough_checks(lay: Layout, client: Sighting | None, ecmp: list[str], d
 def _refused_checks(lay: Layout, client: Sighting | None, ecmp: list[str], gateway: Sighting | None,
                     backend_packets: int, curl: Curl) -> list[Check]:
     out = _common_checks(lay, client, ecmp)
+    what = "the ClientHello" if lay.request != PLAIN_HTTP else "the connection"
     out.append(Check("reached the gateway", gateway is not None,
-                     f"the ClientHello arrived at {lay.names.get(gateway.flow.dst.ip, '?')} {gateway.flow.dst}"
+                     f"{what} arrived at {lay.names.get(gateway.flow.dst.ip, '?')} {gateway.flow.dst}"
                      + (f"; {gateway.ended}" if gateway.ended else "") if gateway else
-                     "the ClientHello never reached a gateway pod"))
+                     f"{what} never reached a gateway pod"))
     out.append(Check("nothing reached a backend", backend_packets == 0,
                      "no packet to or from any backend pod's port " + "/".join(map(str, lay.backend_ports))
                      if backend_packets == 0 else f"{backend_packets} packets to or from a backend pod's port"))
@@ -297,7 +314,7 @@ def _verdict(lay: Layout, checks: list[Check], ok: bool, backend: Sighting | Non
     if lay.expect == REFUSED:
         if ok:
             return "refused at the gateway: nothing reached any backend"
-        return f"NOT refused as expected for SNI {lay.sni} (failed: {', '.join(failed)})"
+        return f"NOT refused as expected for {lay.asked} (failed: {', '.join(failed)})"
     if ok:
         return "passthrough proven: the same ClientHello on both legs, the backend's ServerHello and certificate"
     if echo and echo.client_hello and client and client.client_hello \

@@ -40,8 +40,9 @@ def _dnat_line(d: DnatMatch) -> str:
 def report(t: PassthroughTrace) -> list[str]:
     lay, path, out = t.layout, t.path, t.outcome
     names = lay.names
-    head = (f"trace passthrough (lab {t.lab}): SNI {lay.sni} to Gateway {t.gateway} at {lay.address}:{lay.port}; "
-            + (f"routed by TLSRoute {', '.join(t.routes)}" if t.routes else "no TLSRoute takes this SNI")
+    head = (f"trace passthrough (lab {t.lab}): {lay.asked} to Gateway {t.gateway} at {lay.address}:{lay.port}; "
+            + (f"routed by TLSRoute {', '.join(t.routes)}" if t.routes else
+               f"no TLSRoute takes {'this SNI' if lay.request == 'tls' else lay.asked}")
             + f", expected: {'passthrough to a backend pod' if lay.expect == 'passthrough' else 'refused'}")
     lines = [head]
     gw = ", ".join(f"{n} ({ip})" for ip, n in lay.gateway_pods.items())
@@ -105,7 +106,8 @@ def as_json(t: PassthroughTrace) -> dict[str, Any]:
     def pod(s: Sighting | None, names: dict[str, str]) -> str | None:
         return names.get(s.flow.dst.ip) if s else None
     return {
-        "lab": t.lab, "gateway": t.gateway, "routes": t.routes, "sni": lay.sni, "address": lay.address,
+        "lab": t.lab, "gateway": t.gateway, "routes": t.routes, "sni": lay.sni, "request": lay.request,
+        "address": lay.address,
         "port": lay.port, "expect": lay.expect, "ok": t.ok, "verdict": path.verdict,
         "gateway_pods": lay.gateway_pods, "backend_pods": lay.backend_pods, "backend_ports": list(lay.backend_ports),
         "curl": {"argv": t.curl_argv, "exit_code": t.curl.exit_code, "status_line": t.curl.status_line,

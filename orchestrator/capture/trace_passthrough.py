@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from orchestrator.capture import dnat, inventory, passthrough_envoy
 from orchestrator.capture.multi import Outcome, Point, capture_during, pcap_name
-from orchestrator.capture.passthrough_path import PASSTHROUGH, REFUSED, Curl, Layout, TracePath, analyse
+from orchestrator.capture.passthrough_path import (NO_SNI, PASSTHROUGH, PLAIN_HTTP, REFUSED, TLS, Curl, Layout,
+                                                  TracePath, analyse)
 from orchestrator.errors import LabError
 from orchestrator.state import ns_name
 
@@ -69,7 +70,7 @@ def points(lab: Lab, inv: inventory.Inventory) -> list[Point]:
     return out
 
 
-def layout(lab: Lab, inv: inventory.Inventory, sni: str) -> Layout:
+def layout(lab: Lab, inv: inventory.Inventory, sni: str, request: str = TLS) -> Layout:
     gw = inv.gateway
     if gw.address is None or gw.tls_port is None:
         raise LabError(f"the Gateway {gw.key} has no address or no TLS listener yet (demo steps 3 and 5)")
@@ -80,11 +81,14 @@ def layout(lab: Lab, inv: inventory.Inventory, sni: str) -> Layout:
     names.update(inv.names())
     names[gw.address] = LB_NAME
     backends = gw.backend_pods
+    if request == PLAIN_HTTP and gw.routes_for(sni):
+        raise LabError(f"a TLSRoute of {gw.key} takes every connection of its listener (no hostnames on either): "
+                       "Envoy forwards plain HTTP to its backend too, and this trace proves refusals only")
     return Layout(str(lab.topo.bastion.ip), gw.address, gw.tls_port, sni,
                   PASSTHROUGH if gw.routes_for(sni) else REFUSED,
                   {str(n.ip): n.bgp_name or n.name for n in lab.topo.k8s_nodes},
                   {p.ip: p.name for p in gw.pods}, {p.ip: p.name for p in backends}, gw.backend_ports, names,
-                  {p.ip: p.node_label for p in inv.pods})
+                  {p.ip: p.node_label for p in inv.pods}, request)
 
 
 def bpf_for(lay: Layout) -> str:
@@ -117,12 +121,15 @@ def curl_facts(result: CurlResult) -> tuple[Curl, str]:
 
 
 def trace_passthrough(lab: Lab, sni: str | None = None, out_dir: Path | None = None,
-                      settle: float = SETTLE) -> PassthroughTrace:
+                      settle: float = SETTLE, request: str = TLS) -> PassthroughTrace:
+    """request: TLS (with `sni`, default the workshop's), NO_SNI (https to the Gateway's address) or
+    PLAIN_HTTP (http to the TLS port): the last two are refused unless a route takes any connection."""
     from orchestrator import demo
 
-    sni = sni or demo.HOST
+    host = sni or demo.HOST
     inv = inventory.inventory(lab, *demo.GATEWAY[1:])
-    lay = layout(lab, inv, sni)
+    sni = host if request == TLS else ""
+    lay = layout(lab, inv, sni, request)
     where = points(lab, inv)
     bpf = bpf_for(lay)
     served: dict[str, tuple[str, bytes | None]] = {}
@@ -130,12 +137,14 @@ def trace_passthrough(lab: Lab, sni: str | None = None, out_dir: Path | None = N
         cert = inventory.served_certificate(lab, pod)
         served[pod.name] = (cert[0], _der(cert[1])) if cert else ("", None)
     extra = ["-w", "%{stderr}" + CERTS_MARK + "%{certs}"]
-    argv = demo.curl_argv(demo.certificates(lab).ca_cert, lay.address, sni, extra)
+    url = {NO_SNI: f"https://{lay.address}:{lay.port}/get", PLAIN_HTTP: f"http://{host}:{lay.port}/get"}.get(request)
+    argv = demo.curl_argv(demo.certificates(lab).ca_cert, lay.address, host, extra, url)
     nodes = [n.name for n in lab.topo.k8s_nodes]
     labels = {n.name: n.bgp_name or n.name for n in lab.topo.k8s_nodes}
     before = {n: dnat.read(lab, n) for n in nodes}
     logs = passthrough_envoy.log_sizes([p.log for p in inv.gateway.pods])
-    outcome = capture_during(where, bpf, lambda: demo.workshop_curl(lab, sni, lay.address, extra), out_dir, settle)
+    outcome = capture_during(where, bpf, lambda: demo.workshop_curl(lab, host, lay.address, extra, url), out_dir,
+                             settle)
     matches = [m for n in nodes for m in dnat.matched(labels[n], before[n], dnat.read(lab, n))]
     log = passthrough_envoy.access_lines(logs, lay.port)  # Envoy logs a connection once it is closed
     curl, stderr = curl_facts(outcome.value)

@@ -49,9 +49,13 @@ def _add_passthrough(p: argparse.ArgumentParser) -> None:
                      "pod) and prove passthrough: the same ClientHello (random and SNI) on the client and backend "
                      "legs, the backend's ServerHello and certificate at the client. With an SNI no TLSRoute takes "
                      "(e.g. --sni unknown.example.com) it proves the opposite: refused at the gateway, nothing "
-                     "reached any backend. Exit 0 when the expected outcome holds, 1 otherwise.")
-    p.add_argument("--sni", metavar="HOST", help="the server name to ask for (default: the workshop's, "
-                   "passthrough.example.com); curl resolves it to the Gateway's address")
+                     "reached any backend; so too with --no-sni (https to the Gateway's address) and --plain-http "
+                     "(http to the TLS port). Exit 0 when the expected outcome holds, 1 otherwise.")
+    ask = p.add_mutually_exclusive_group()
+    ask.add_argument("--sni", metavar="HOST", help="the server name to ask for (default: the workshop's, "
+                     "passthrough.example.com); curl resolves it to the Gateway's address")
+    ask.add_argument("--no-sni", action="store_true", help="TLS without SNI: curl https://<the Gateway's address>")
+    ask.add_argument("--plain-http", action="store_true", help="plain HTTP to the TLS listener's port")
     p.add_argument("-w", dest="write", type=Path, metavar="DIR", help="also write each capture to DIR/<point>.<iface>.pcap")
     p.add_argument("--json", action="store_true", help="the trace as one JSON document")
     p.set_defaults(run=run_passthrough)
@@ -91,7 +95,8 @@ def run_passthrough(args: argparse.Namespace) -> int:
     from orchestrator.capture import passthrough_report, trace_passthrough
 
     running = lab.open_lab(args.topo, args.lab)
-    trace = trace_passthrough.trace_passthrough(running, args.sni, args.write)
+    request = "no-sni" if args.no_sni else "plain-http" if args.plain_http else "tls"
+    trace = trace_passthrough.trace_passthrough(running, args.sni, args.write, request=request)
     if args.json:
         print(json.dumps(passthrough_report.as_json(trace), indent=1))
     else:

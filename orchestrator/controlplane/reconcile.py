@@ -26,6 +26,7 @@ from orchestrator.manifests import Document
 from orchestrator.engines.netns.records import PodRecords
 from orchestrator.rundir import RunDir
 from orchestrator.state import LabState
+from orchestrator.timing import Clock, recording
 from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
@@ -45,15 +46,21 @@ class Marker:
     report: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     retrying: bool = False  # the error's pass will be tried again
+    # Seconds of each named phase (timing.phase) of every pass since the control plane started: a
+    # writer's share is the difference between its reads before its write and after its wait.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path) -> Marker:
         try:
             raw = json.loads(path.read_text())
             return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""),
-                       bool(raw.get("retrying")))
-        except (OSError, ValueError, KeyError, TypeError):
+                       bool(raw.get("retrying")), {str(k): float(v) for k, v in (raw.get("phases") or {}).items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()
+
+    def phases_since(self, earlier: Marker) -> dict[str, float]:
+        return {k: v - earlier.phases.get(k, 0.0) for k, v in self.phases.items() if v > earlier.phases.get(k, 0.0)}
 
     def sync_report(self) -> SyncReport:
         return SyncReport(**self.report) if self.report else SyncReport()
@@ -69,6 +76,7 @@ class Reconciler:
         self.records = PodRecords.open(state)
         self.engine = get_engine(state.engine, topo, self.records)
         self.fingerprint = ""
+        self.phase_totals: dict[str, float] = {}
         self.watch = _Everything(objects.store, "", None)
         with objects.store.lock:
             objects.store.watches.append(self.watch)
@@ -84,7 +92,9 @@ class Reconciler:
     def sync(self, docs: list[Document]) -> SyncReport:
         """The seam: today's whole-world reconcile (issue 11 puts watch-driven controllers here)."""
         plan = cluster.plan(self.topo, docs)
-        report = self.engine.apply(plan)
+        with recording(Clock()) as clock:  # what the pass names (the gateway proxy's start) goes to its marker
+            report = self.engine.apply(plan)
+        report.phases = clock.phases
         from orchestrator.engines.netns.controllers import Controllers  # the netns engine's controllers
 
         ctl = Controllers(self.engine.host)  # type: ignore[attr-defined]
@@ -134,7 +144,10 @@ class Reconciler:
         # loop every second, so it is seldom quiet long enough for run()'s own look).
         if fingerprint != self.fingerprint or self.pod_died():
             try:
-                marker.report = asdict(self.sync(docs))
+                report = self.sync(docs)
+                for name, seconds in report.phases.items():
+                    self.phase_totals[name] = self.phase_totals.get(name, 0.0) + seconds
+                marker.report = asdict(report)
                 self.fingerprint = fingerprint
             except LabError as exc:
                 marker.error = str(exc)
@@ -144,6 +157,7 @@ class Reconciler:
         else:
             marker = Marker(rv, Marker.read(self.files.reconciled).report)
         marker.retrying = bool(marker.error) and retrying
+        marker.phases = dict(self.phase_totals)
         atomic_write(self.files.reconciled, json.dumps(asdict(marker)))
         return not marker.error
 

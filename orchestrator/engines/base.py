@@ -39,6 +39,7 @@ class SyncReport:
     reloaded: list[str] = field(default_factory=list)
     speakers: list[str] = field(default_factory=list)  # nodes whose BIRD was reconfigured in place
     waiting: dict[str, str] = field(default_factory=dict)  # pod -> why it was not started
+    phases: dict[str, float] = field(default_factory=dict)  # the pass's named parts (timing.phase), seconds
 
     def lines(self) -> list[str]:
         out = [f"BIRD reconfigured in place on {', '.join(self.speakers)}"] if self.speakers else []

@@ -3,7 +3,8 @@
 prints them (proto3 JSON). Config sources are files (see layout.py) where Envoy Gateway uses ADS.
 
 - One Envoy listener per address and port: Gateway listeners on one port share it, named after
-  the first (Envoy Gateway's `findXdsListenerByHostPort`), each route adding its filter chain.
+  the first (Envoy Gateway's `findXdsListenerByHostPort`), each route adding its filter chain;
+  HTTP and TLS/TCP listeners on one port (after the shift) stay two, and Envoy refuses them.
 - TLS passthrough: `envoy.filters.listener.tls_inspector`, a filter chain per route named after it,
   matching its SNIs (`filterChainMatch.serverNames`; none for a route that takes any SNI), with a
   `tcp_proxy` (`statPrefix: tls-passthrough-<port>`) to the route's EDS cluster. A ClientHello no
@@ -69,9 +70,12 @@ class XdsResources:
 
 def translate(ir: ProxyIR, layout: ProxyLayout, access_log_path: str) -> XdsResources:
     out = XdsResources()
-    by_port: dict[tuple[str, int], Resource] = {}
+    by_port: dict[tuple[str, int, bool], Resource] = {}
     for lst in ir.listeners:
-        key = (lst.address, lst.bind_port)
+        # An HTTP listener and a TLS or TCP one never share an Envoy listener: on one port (80 is
+        # 10080 in the proxy, beside a listener of port 10080) they are two listeners on one
+        # address, which Envoy refuses, so the Gateway is not Programmed and the proxy keeps its config.
+        key = (lst.address, lst.bind_port, lst.protocol == "HTTP")
         xds_listener = by_port.get(key)
         if xds_listener is None:
             xds_listener = by_port[key] = _listener(lst, access_log_path)

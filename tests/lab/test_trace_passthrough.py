@@ -191,3 +191,29 @@ def test_a_gateway_that_terminates_tls_is_not_passthrough(lab_name: str, tmp_pat
     text = gwlab("trace", "passthrough", "--lab", lab_name, check=False)
     assert text.returncode == 1 and "verdict: NOT passthrough" in text.stdout
     assert "(NOT the client's)" in text.stdout
+
+
+@pytest.mark.parametrize("ask, curl_exits", [("--no-sni", {35}), ("--plain-http", {52, 56})])
+def test_no_sni_and_plain_http_are_refused_at_the_gateway(lab_name: str, ask: str, curl_exits: set[int]) -> None:
+    gwlab("up", "--lab", lab_name)
+    code, doc = trace(lab_name, ask)
+    assert code == 0 and doc["ok"], json.dumps(doc["checks"], indent=1)
+    assert doc["request"] == ask[2:] and doc["sni"] == "" and doc["expect"] == "refused"
+    assert doc["verdict"] == "refused at the gateway: nothing reached any backend"
+    path = doc["path"]
+    assert path["backend_packets"] == 0 and path["backend_pod"] is None
+    # The client leg reached the gateway pod, whatever it carried: a ClientHello without SNI, or none.
+    assert [h["kind"] for h in path["hops"] if h["kind"] != "node"] == ["bastion", "gateway"]
+    hello = path["client_hello"]["client_leg"]
+    assert (hello is None) if ask == "--plain-http" else (hello["sni"] in (None, "")), hello
+    [echo_cap] = [c for c in doc["captures"] if c["kind"] == "echo"]
+    assert echo_cap["error"] is None and echo_cap["packets"] == 0
+    # Envoy closed it: no filter chain took it (NR), no cluster, no upstream.
+    assert any("sni=-" in line and "flags=NR" in line and "upstream=-" in line for line in doc["gateway_log"]), \
+        doc["gateway_log"]
+    # curl: a TLS handshake that failed (35), or an empty reply (52) or a reset (56) instead of HTTP
+    assert doc["curl"]["exit_code"] in curl_exits and doc["curl"]["status_line"] == ""
+    text = gwlab("trace", "passthrough", "--lab", lab_name, ask).stdout
+    what = "no SNI" if ask == "--no-sni" else "plain HTTP"
+    assert f"): {what} to Gateway default/tls-passthrough-gateway" in text
+    assert "verdict: refused at the gateway: nothing reached any backend" in text

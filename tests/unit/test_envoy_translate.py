@@ -184,3 +184,18 @@ def test_listeners_the_proxy_does_not_serve_are_named_with_the_reason() -> None:
     adapted = proxy_ir(plan_of(gw, []), ECHO_ENDPOINTS)
     assert [(lst.name, lst.protocol, lst.bind_port) for lst in adapted.ir.listeners] == [("default/gw/web", "HTTP", 10080)]
     assert adapted.skipped == ("dns (UDP/53): gwlab's proxy does not serve UDP listeners",)
+
+
+def test_an_http_and_a_tcp_listener_on_one_proxy_port_are_two_listeners_envoy_refuses(tmp_path: Path) -> None:
+    """Port 80 is 10080 in the proxy: beside a TCP listener of port 10080 the translation gives two
+    Envoy listeners on one address (it used to fail on the HTTP listener's missing filter chains),
+    and Envoy's verdict refuses them, so nothing reaches the running proxy."""
+    from orchestrator.envoy.ir import Listener, ProxyIR
+
+    layout = ProxyLayout(tmp_path)
+    ir = ProxyIR("default/gw", (Listener("default/gw/http", "HTTP", 80), Listener("default/gw/raw", "TCP", 10080)))
+    res = translate(ir, layout, str(layout.log))
+    assert [(lst["name"], lst["address"]["socketAddress"]["portValue"]) for lst in res.listeners] == [
+        ("default/gw/http", 10080), ("default/gw/raw", 10080)]
+    with pytest.raises(validate.EnvoyRefused, match="'default/gw/raw' has duplicate address '0.0.0.0:10080'"):
+        validate.check(layout, res)

@@ -16,7 +16,7 @@ from orchestrator.capture import pcapfile
 from orchestrator.capture.dnat import DnatMatch, NatRule, matched, parse_chain
 from orchestrator.capture.inventory import hostname_matches
 from orchestrator.capture.multi import Point, PointCapture, Recorder, pcap_name
-from orchestrator.capture.passthrough_path import REFUSED, Curl, Layout, TracePath, analyse
+from orchestrator.capture.passthrough_path import PLAIN_HTTP, REFUSED, TLS, Curl, Layout, TracePath, analyse
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "pcap" / "passthrough"
 
@@ -79,6 +79,28 @@ def test_an_unknown_sni_is_proven_refused() -> None:
     assert path.backend_packets == 0 and path.backend is None and path.echo is None
     assert path.gateway is not None and "by pod/envoy-" in path.gateway.ended
     assert {s.leg for s in path.sightings} == {"client"}
+
+
+@pytest.mark.parametrize("scenario", ["no-sni", "plain-http"])
+def test_no_sni_and_plain_http_are_proven_refused(scenario: str) -> None:
+    _, path = run(scenario)
+    assert path.layout.request == scenario and path.layout.sni == ""
+    assert path.ok and path.verdict == "refused at the gateway: nothing reached any backend", path.checks
+    assert path.backend_packets == 0 and path.backend is None and path.echo is None
+    # The connection is followed to the gateway pod by its ClientHello, or without one by its addresses.
+    assert path.gateway is not None and "by pod/envoy-" in path.gateway.ended
+    assert path.client is not None and path.gateway.flow.src == path.client.flow.src
+    assert (path.client.client_hello is None) == (scenario == "plain-http")
+    assert {s.point.kind for s in path.sightings} == {"bastion", "node", "gateway"}
+
+
+def test_a_client_hello_where_plain_http_was_sent_fails_the_client_leg() -> None:
+    _, lay, caps, dnat, curl, served = load("unknown-sni")
+    path = analyse(replace(lay, request=PLAIN_HTTP, sni=""), caps, dnat, curl, served)
+    assert failed(path) == ["client leg"] and path.verdict.startswith("NOT refused as expected for plain HTTP")
+    _, lay, caps, dnat, curl, served = load("plain-http")
+    path = analyse(replace(lay, request=TLS, sni="unknown.example.com"), caps, dnat, curl, served)
+    assert "client leg" in failed(path)
 
 
 def test_a_terminating_gateway_is_not_passthrough() -> None:

@@ -25,7 +25,8 @@ from orchestrator.controlplane import nodelife
 from orchestrator.engines.base import SyncReport
 from orchestrator.engines.netns import procs, proxy
 from orchestrator.engines.netns.host import NodeHost
-from orchestrator.engines.netns.pods import PodPlane
+from orchestrator.engines.netns.pods import ENVOY_READY, PodPlane
+from orchestrator.timing import phase
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
 from orchestrator.k8s.policy import BackendTrafficPolicy
 from orchestrator.k8s.gateway.types import Gateway, GatewayClass, ReferenceGrant, TCPRoute, TLSRoute
@@ -112,6 +113,11 @@ class Controllers:
         backends = [p for p in new if p.role == "echo"]
         plane.create(backends, world)
         report.created += [p.key for p in backends]
+        # A new proxy starts beside its backends, as pods of two Deployments do: Envoy's start hides
+        # under the echo servers' own; their endpoints reach it through EDS once they are ready.
+        gateways = [p for p in new if p.role == "gateway"]
+        plane.create(gateways, world)
+        report.created += [p.key for p in gateways]
         ready, _ = plane.wait_ready([p for p in world.pods.values() if p.role == "echo"], wait if backends else 0.5)
         alloc.ready = sorted(set(ready) | {k for k in alloc.ready if k in world.pods and world.pods[k].role != "echo"})
         # A NotReady node's pods are not ready (the node lifecycle's MarkPodsNotReady): out of the endpoints.
@@ -120,12 +126,10 @@ class Controllers:
 
         # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
-        gateways = [p for p in new if p.role == "gateway"]
-        plane.create(gateways, world)
-        report.created += [p.key for p in gateways]
         report.reloaded, refused = plane.sync_gateways(world)
         gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
-        ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
+        with phase(ENVOY_READY):
+            ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}
                              | {k for k in ready_gw if world.pods[k].node not in unready_nodes})
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())

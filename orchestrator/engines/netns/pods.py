@@ -27,8 +27,13 @@ from orchestrator.k8s import kube_proxy
 from orchestrator.k8s.world import PodSpec, ServiceSpec, World
 from orchestrator.rundir import PodFiles
 from orchestrator.state import Proc, ns_name
+from orchestrator.timing import phase
 
 CALICO_MAC = "ee:ee:ee:ee:ee:ee"
+# Named parts of a pass (timing.phase), which `up` reports among its phases.
+ENVOY_START = "Envoy start (xDS translated, checked by envoy --mode validate, spawned)"
+ENVOY_UPDATE = "Envoy xDS update (translated, checked, files renamed into place)"
+ENVOY_READY = "Envoy ready (/ready LIVE, every listener active, every endpoint held)"
 POD_GATEWAY = IPv4Address("169.254.1.1")
 POD_SYSCTLS = {
     "net.ipv4.ip_forward": "0",
@@ -129,8 +134,9 @@ class PodPlane:
                                env=self._echo_env(pod, world), cwd=paths.root, uid=POD_UID)
         gw = next(g for g in world.gateways.values() if g.pod == pod.key)
         where = proxy.layout(paths.root)
-        proxy.configure(gw, world, where, pod.name)
-        return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID)
+        with phase(ENVOY_START):
+            proxy.configure(gw, world, where, pod.name)
+            return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID)
 
     def _pod_dir(self, pod: PodSpec) -> PodFiles:
         """The pod's directory, owned by the pod's user (0700), with its log; the directories above
@@ -264,8 +270,9 @@ class PodPlane:
             if proc is None or not procs.alive(proc):
                 continue
             try:
-                if proxy.configure(gw, world, proxy.layout(self.paths(pod).root), pod.name):
-                    changed.append(gw.pod)
+                with phase(ENVOY_UPDATE):
+                    if proxy.configure(gw, world, proxy.layout(self.paths(pod).root), pod.name):
+                        changed.append(gw.pod)
             except EnvoyRefused as exc:
                 refused[str(gw.key)] = str(exc)
         return changed, refused

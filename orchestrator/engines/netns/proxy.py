@@ -81,16 +81,33 @@ def argv(where: ProxyLayout) -> list[str]:
 
 
 def ready(where: ProxyLayout) -> bool:
-    """Envoy Gateway's readiness: /ready answers LIVE, and every listener of LDS is active."""
+    """Envoy Gateway's readiness: /ready answers LIVE, and every listener of LDS is active; and
+    Envoy holds every endpoint on file (a proxy started before its backends were ready gets them
+    by EDS: it is not ready to send to them before it has read them)."""
     admin = Admin(where.admin_socket, timeout=1.0)
     if not admin.ready():
         return False
     try:
         wanted = len(xds_files.read(where.lds))
         active = admin.counter("listener_manager.total_listeners_active")
+        on_file = endpoints_on_file(where)
     except (AdminError, OSError, ValueError):
         return False
-    return active >= wanted
+    if active < wanted:
+        return False
+    if not on_file:
+        return True
+    held = upstream_hosts(where)
+    return held is not None and on_file <= held
+
+
+def endpoints_on_file(where: ProxyLayout) -> set[str]:
+    """Every "ip:port" of the proxy's EDS files."""
+    return {f"{e['endpoint']['address']['socketAddress']['address']}:"
+            f"{e['endpoint']['address']['socketAddress']['portValue']}"
+            for path in sorted(where.dir("eds").glob("*.yaml"))
+            for cla in xds_files.read(path) for loc in cla.get("endpoints", [])
+            for e in loc.get("lbEndpoints", [])}
 
 
 def backend_sessions(where: ProxyLayout) -> int | None:
