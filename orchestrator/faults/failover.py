@@ -103,7 +103,23 @@ def _load(lab: Lab, rate: float, duration: float) -> subprocess.Popen[bytes]:
 
 
 def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float,
-        echo: Callable[[str], None] = lambda _: None) -> Report:
+        echo: Callable[[str], None] = lambda _: None, replicas: int | None = None) -> Report:
+    """One measured run; with `replicas`, the echo Deployment scaled to that many pods for the run
+    (spread over the workers, as kube-scheduler spreads a workload's replicas) and put back after."""
+    from orchestrator.faults.replicas import replicas as scaled
+
+    if replicas is not None and not 1 <= replicas <= 10:
+        raise LabError(f"--replicas {replicas}: give 1-10 echo pods")
+    _check(lab, fault, repair_after, rate, duration)
+    with scaled(lab, replicas) as nodes:
+        if replicas is not None:
+            echo(f"{len(nodes)} echo pods, on " + ", ".join(nodes))
+        report = _measure(lab, fault, repair_after, rate, duration, echo)
+    report.echo_pods = nodes
+    return report
+
+
+def _check(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float) -> None:
     if not 0 < rate <= 200:
         raise LabError(f"--rate {rate}: give 1-200 requests a second")
     if not WARMUP < duration <= 600:
@@ -113,12 +129,16 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
     if lab.state.faults:
         raise LabError("faults are injected already (" + ", ".join(f.describe() for f in lab.state.faults)
                        + "): `gwlab fault clear` first, so the run measures one fault")
-    during, healthy = expected_hops(lab, fault)
-    lb = lab.lb_prefixes()
-    if not lb:
+    if not lab.lb_prefixes():
         raise LabError("the lab advertises no LoadBalancer range: nothing to measure")
     if fault.kind != "kill" or fault.target.startswith("bird:"):
         lab.topo.node(fault.target.removeprefix("bird:").split(":")[0])  # a wrong node named before the load
+
+
+def _measure(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float,
+             echo: Callable[[str], None]) -> Report:
+    during, healthy = expected_hops(lab, fault)
+    lb = lab.lb_prefixes()
     r = _Run()
     record: list[FaultRecord] = []
     sup_log = RunDir(lab.topo.name).supervisor_log

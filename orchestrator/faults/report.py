@@ -45,13 +45,14 @@ class Report:
     route_restored: float | None = None  # s from the repair until it held every node again
     ok: bool = False
     verdict: str = ""
+    echo_pods: list[str] = field(default_factory=list)  # the nodes of the echo Deployment's pods during the run
 
     def as_json(self) -> dict[str, Any]:
         return {"fault": self.fault, "timers": self.timers, "rate": self.rate, "duration": self.duration,
                 "repair_after": self.repair_after, "requests": self.requests, "failed": self.failed,
                 "errors": self.errors, "longest_outage_s": round(self.longest_outage, 3),
                 "route_converged_s": _r(self.route_converged), "route_restored_s": _r(self.route_restored),
-                "ok": self.ok, "verdict": self.verdict, "error": self.error,
+                "ok": self.ok, "verdict": self.verdict, "error": self.error, "echo_pods": self.echo_pods,
                 "timeline": [{"t": round(x.time - self.injected, 3), "source": x.source, "event": x.text}
                              for x in self.timeline]}
 
@@ -116,8 +117,8 @@ def _s(v: float | None) -> str:
 
 def text(rep: Report) -> str:
     out = [f"failover {rep.fault} (timers {TIMERS.get(rep.timers, rep.timers)}): {rep.rate:g} requests/s for "
-           f"{rep.duration:g} s, fault at +0.000" + (f", repaired at +{rep.repair_after:g} s" if rep.repaired else ""),
-           ""]
+           f"{rep.duration:g} s, fault at +0.000" + (f", repaired at +{rep.repair_after:g} s" if rep.repaired else "")
+           + (f"; echo pods on {', '.join(rep.echo_pods)}" if rep.echo_pods else ""), ""]
     out += [f"  {x.time - rep.injected:+8.3f} s  {x.source:<10} {x.text}" for x in rep.timeline]
     errors = ", ".join(f"{n} {e}" for e, n in sorted(rep.errors.items(), key=lambda kv: -kv[1])) or "none"
     out += ["", f"requests {rep.requests}, failed {rep.failed} ({errors})",
@@ -131,7 +132,7 @@ def text(rep: Report) -> str:
 def suite_table(reports: Sequence[Report]) -> str:
     timers = {r.timers for r in reports}
     head = "timers: " + "; ".join(TIMERS.get(t, t) for t in sorted(timers))
-    rows = [(r.fault, f"{r.repair_after:g} s" if r.repair_after is not None else "-", str(r.requests), str(r.failed),
+    rows = [(r.fault + (f", {len(r.echo_pods)} echo pods" if len(r.echo_pods) > 1 else ""), f"{r.repair_after:g} s" if r.repair_after is not None else "-", str(r.requests), str(r.failed),
              f"{r.longest_outage:.2f} s", _s(r.route_converged), _s(r.route_restored),
              "PASS" if r.ok else "FAIL") for r in reports]
     return head + "\n" + table(("FAULT", "REPAIR AFTER", "REQUESTS", "FAILED", "LONGEST OUTAGE", "ROUTE CONVERGED",

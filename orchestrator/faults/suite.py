@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from orchestrator.faults.failover import run
@@ -26,23 +27,33 @@ def default_duration(lab: Lab, fault: Fault) -> float:
     return 8.0 if lab.state.bgp_timers == "fast" else 20.0
 
 
-def faults(lab: Lab) -> list[tuple[Fault, float]]:
-    """(fault, repair after S) for the suite; the node is the first worker."""
+@dataclass(frozen=True)
+class Row:
+    fault: Fault
+    repair_after: float
+    replicas: int | None = None  # the echo Deployment scaled to this for the row; None: as it is
+
+
+def faults(lab: Lab) -> list[Row]:
+    """The suite's rows; the node is the first worker. The BIRD TERM row runs with two echo pods
+    (spread over the workers), so it shows what a second replica on another node saves."""
     node = next(n for n in lab.topo.k8s_nodes if n.role == "worker").name
     hold = HOLD.get(lab.state.bgp_timers, 9.0)
-    return [(Fault("link-down", node), hold + 1.0), (Fault("isolate", node), hold + 1.0),
-            (Fault("kill", f"bird:{node}", "TERM"), 3.0), (Fault("kill", f"bird:{node}", "KILL"), 3.0),
-            (Fault("kill", "gateway", "TERM"), 3.0)]
+    return [Row(Fault("link-down", node), hold + 1.0), Row(Fault("isolate", node), hold + 1.0),
+            Row(Fault("kill", f"bird:{node}", "TERM"), 3.0, replicas=2), Row(Fault("kill", f"bird:{node}", "KILL"), 3.0),
+            Row(Fault("kill", "gateway", "TERM"), 3.0)]
 
 
 def run_suite(lab: Lab, rate: float, echo: Callable[[str], None] = print) -> list[Report]:
     reports = []
-    for fault, repair in faults(lab):
+    for row in faults(lab):
+        fault, repair = row.fault, row.repair_after
         heal = HEAL.get(lab.state.bgp_timers, 6.0)
         _settle(lab, 20.0 + heal)  # every fault starts from a healthy lab
         echo(f"-- {fault.text()} ({fault.signal})" if fault.kind == "kill" else f"-- {fault.text()}")
         t = time.monotonic()
-        rep = run(lab, fault, repair, rate, max(default_duration(lab, fault), repair + heal))
+        rep = run(lab, fault, repair, rate, max(default_duration(lab, fault), repair + heal),
+                  replicas=row.replicas)
         echo(f"   {rep.requests} requests, {rep.failed} failed, {rep.verdict} ({time.monotonic() - t:.1f} s)")
         reports.append(rep)
         if rep.error.startswith("interrupted"):
