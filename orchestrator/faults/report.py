@@ -46,6 +46,7 @@ class Report:
     ok: bool = False
     verdict: str = ""
     echo_pods: list[str] = field(default_factory=list)  # the nodes of the echo Deployment's pods during the run
+    error_waits: dict[str, float] = field(default_factory=dict)  # bastion's peer -> the error wait it was held for (s)
 
     def as_json(self) -> dict[str, Any]:
         return {"fault": self.fault, "timers": self.timers, "rate": self.rate, "duration": self.duration,
@@ -53,6 +54,7 @@ class Report:
                 "errors": self.errors, "longest_outage_s": round(self.longest_outage, 3),
                 "route_converged_s": _r(self.route_converged), "route_restored_s": _r(self.route_restored),
                 "ok": self.ok, "verdict": self.verdict, "error": self.error, "echo_pods": self.echo_pods,
+                "error_waits_s": self.error_waits,
                 "timeline": [{"t": round(x.time - self.injected, 3), "source": x.source, "event": x.text}
                              for x in self.timeline]}
 
@@ -98,7 +100,9 @@ def judge(rep: Report, hops: list[tuple[float, tuple[str, ...]]], during: set[st
     if rep.repaired is not None:
         last = sorted(outcomes, key=lambda o: o.start)[-3:]
         if rep.route_restored is None:
-            problems.append("the route did not come back to every node after the repair")
+            problems.append("the route did not come back to every node after the repair"
+                            + (f" (the bastion held {_waits(rep)} down for its error wait: give the run longer)"
+                               if rep.error_waits else ""))
         if not last or not all(o.ok for o in last):
             problems.append("requests still failed at the end, after the repair")
     elif during == healthy and rep.failed == 0 and ("gateway" in rep.fault or "pod/" in rep.fault):
@@ -106,9 +110,15 @@ def judge(rep: Report, hops: list[tuple[float, tuple[str, ...]]], during: set[st
     rep.ok = not problems
     if rep.ok:
         healed = " and healed after the repair" if rep.repaired is not None else ""
+        if healed and rep.error_waits:
+            healed += f", once the bastion's error wait for {_waits(rep)} ran out"
         rep.verdict = f"as expected: the fault showed{healed}"
     else:
         rep.verdict = "NOT as expected: " + "; ".join(problems)
+
+
+def _waits(rep: Report) -> str:
+    return ", ".join(f"{peer} ({wait:g} s)" for peer, wait in sorted(rep.error_waits.items()))
 
 
 def _s(v: float | None) -> str:

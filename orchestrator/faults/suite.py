@@ -18,6 +18,10 @@ HOLD = {"fast": 9.0, "calico": 240.0}  # the hold time the bastion and the nodes
 # to 30 + 2 s, then retries every 5 s; the bastion, on BIRD's defaults, waits 60 s after a session error),
 # and the gateway's health checks mark the backend up again.
 HEAL = {"fast": 6.0, "calico": 75.0}
+# How much longer a repaired row's load may go on until the lab healed: the bastion on BIRD's defaults
+# (the workshop's bird.conf under Calico's timers) delays every start of a session that once failed by
+# its error wait, 60 s doubling to 300 s while errors come within 300 s of each other.
+HEAL_WAIT = {"fast": 10.0, "calico": 330.0}
 
 
 def default_duration(lab: Lab, fault: Fault) -> float:
@@ -53,7 +57,7 @@ def run_suite(lab: Lab, rate: float, echo: Callable[[str], None] = print) -> lis
         echo(f"-- {fault.text()} ({fault.signal})" if fault.kind == "kill" else f"-- {fault.text()}")
         t = time.monotonic()
         rep = run(lab, fault, repair, rate, max(default_duration(lab, fault), repair + heal),
-                  replicas=row.replicas)
+                  replicas=row.replicas, heal_wait=HEAL_WAIT.get(lab.state.bgp_timers, 10.0))
         echo(f"   {rep.requests} requests, {rep.failed} failed, {rep.verdict} ({time.monotonic() - t:.1f} s)")
         reports.append(rep)
         if rep.error.startswith("interrupted"):
