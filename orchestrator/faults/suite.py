@@ -18,7 +18,8 @@ HOLD = {"fast": 9.0, "calico": 240.0}  # the hold time the bastion and the nodes
 # to 30 + 2 s, then retries every 5 s; the bastion, on BIRD's defaults, waits 60 s after a session error),
 # and the gateway's health checks mark the backend up again.
 HEAL = {"fast": 6.0, "calico": 75.0}
-# How much longer a repaired row's load may go on until the lab healed: the bastion on BIRD's defaults
+# How much longer a repaired row's load may go on until the lab healed (the node's reconnect, the
+# gateway's health, the bastion's error wait): the bastion on BIRD's defaults
 # (the workshop's bird.conf under Calico's timers) delays every start of a session that once failed by
 # its error wait, 60 s doubling to 300 s while errors come within 300 s of each other.
 HEAL_WAIT = {"fast": 10.0, "calico": 330.0}
@@ -56,7 +57,9 @@ def run_suite(lab: Lab, rate: float, echo: Callable[[str], None] = print) -> lis
         _settle(lab, 20.0 + heal)  # every fault starts from a healthy lab
         echo(f"-- {fault.text()} ({fault.signal})" if fault.kind == "kill" else f"-- {fault.text()}")
         t = time.monotonic()
-        rep = run(lab, fault, repair, rate, max(default_duration(lab, fault), repair + heal),
+        # The load runs past the repair until the lab healed (the route on every node, requests
+        # answered), the node's reconnect, the gateway's and the bastion's error wait at most.
+        rep = run(lab, fault, repair, rate, max(default_duration(lab, fault), repair + 2.0),
                   replicas=row.replicas, heal_wait=HEAL_WAIT.get(lab.state.bgp_timers, 10.0))
         echo(f"   {rep.requests} requests, {rep.failed} failed, {rep.verdict} ({time.monotonic() - t:.1f} s)")
         reports.append(rep)
