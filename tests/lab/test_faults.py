@@ -131,6 +131,17 @@ def test_kill_gateway_and_a_short_failover(lab_name: str) -> None:
     assert any(e["source"] == "BGP" and "NOTIFICATION" in e["event"] for e in rep["timeline"]), rep["timeline"]
     assert state(lab_name).faults == []  # the run undid what it injected
 
+    # Two echo pods for one run, on the two workers (spread as kube-scheduler spreads them), and one
+    # again afterwards; the load goes on past --duration until the lab healed.
+    out = gwlab("failover", "--lab", lab_name, "kill:bird:calico-worker", "--repair-after", "1", "--duration", "2",
+                "--rate", "10", "--replicas", "2", "--heal-wait", "15", "--json", check=False)
+    rep = json.loads(out.stdout)
+    assert rep["echo_pods"] == ["calico-worker", "calico-worker2"], rep
+    assert rep["route_restored_s"] is not None and rep["ok"], rep["verdict"]
+    pods = gwlab("get", "--lab", lab_name, "pods", "-l", "run=passthrough-echoserver", "-o", "name").stdout
+    assert len(pods.split()) == 1, pods
+    assert state(lab_name).faults == []
+
     before = gateway_pid(lab_name)
     gwlab("fault", "kill", "--lab", lab_name, "gateway", "--signal", "KILL")
     # The control plane starts the proxy again (as the kubelet restarts a container): a new process.
