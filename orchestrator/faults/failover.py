@@ -231,7 +231,7 @@ def _measure(lab: Lab, fault: Fault, repair_after: float | None, rate: float, du
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     try:
-        trace = trace_bgp(lab, during=body, settle=SETTLE, duration=duration + 30)
+        trace = trace_bgp(lab, during=body, settle=SETTLE, duration=duration + heal_wait + 30)
     finally:
         stopped.set()  # Ctrl-C: the watcher injects nothing more, and is waited for before the undo
         if r.healed_early is not None:
