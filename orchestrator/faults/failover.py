@@ -141,11 +141,14 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
     if replicas is not None and not 1 <= replicas <= 10:
         raise LabError(f"--replicas {replicas}: give 1-10 echo pods")
     _check(lab, fault, repair_after, rate, duration + heal_wait)
+    from orchestrator.demo import proxy_nodes
+
     with scaled(lab, replicas) as nodes:
         if replicas is not None:
             echo(f"{len(nodes)} echo pods, on " + ", ".join(nodes))
+        gateway = proxy_nodes(lab)  # where the proxy is decides what a node's fault does to the requests
         report = _measure(lab, fault, repair_after, rate, duration, echo, heal_wait if repair_after is not None else 0.0)
-    report.echo_pods = nodes
+    report.echo_pods, report.gateway_pods = nodes, gateway
     return report
 
 

@@ -46,6 +46,7 @@ class Report:
     ok: bool = False
     verdict: str = ""
     echo_pods: list[str] = field(default_factory=list)  # the nodes of the echo Deployment's pods during the run
+    gateway_pods: list[str] = field(default_factory=list)  # the nodes of the gateway's ready proxy pods at the start
     error_waits: dict[str, float] = field(default_factory=dict)  # bastion's peer -> the error wait it was held for (s)
 
     def as_json(self) -> dict[str, Any]:
@@ -54,6 +55,7 @@ class Report:
                 "errors": self.errors, "longest_outage_s": round(self.longest_outage, 3),
                 "route_converged_s": _r(self.route_converged), "route_restored_s": _r(self.route_restored),
                 "ok": self.ok, "verdict": self.verdict, "error": self.error, "echo_pods": self.echo_pods,
+                "gateway_pods": self.gateway_pods,
                 "error_waits_s": self.error_waits,
                 "timeline": [{"t": round(x.time - self.injected, 3), "source": x.source, "event": x.text}
                              for x in self.timeline]}
@@ -128,7 +130,8 @@ def _s(v: float | None) -> str:
 def text(rep: Report) -> str:
     out = [f"failover {rep.fault} (timers {TIMERS.get(rep.timers, rep.timers)}): {rep.rate:g} requests/s for "
            f"{rep.duration:g} s, fault at +0.000" + (f", repaired at +{rep.repair_after:g} s" if rep.repaired else "")
-           + (f"; echo pods on {', '.join(rep.echo_pods)}" if rep.echo_pods else ""), ""]
+           + (f"; echo pods on {', '.join(rep.echo_pods)}" if rep.echo_pods else "")
+           + (f"; gateway proxy on {', '.join(rep.gateway_pods)}" if rep.gateway_pods else ""), ""]
     out += [f"  {x.time - rep.injected:+8.3f} s  {x.source:<10} {x.text}" for x in rep.timeline]
     errors = ", ".join(f"{n} {e}" for e, n in sorted(rep.errors.items(), key=lambda kv: -kv[1])) or "none"
     out += ["", f"requests {rep.requests}, failed {rep.failed} ({errors})",

@@ -84,11 +84,13 @@ def test_report_text_and_suite_table_name_the_timers() -> None:
     rep = _report(repaired=102.0)
     rep.timeline = [Line(100.0, "lab", "fault injected: kill bird:calico-worker (TERM)"),
                     Line(100.004, "BGP", "worker1 > bastion  NOTIFICATION  Cease / Administrative Shutdown")]
+    rep.echo_pods, rep.gateway_pods = ["calico-worker", "calico-worker2"], ["calico-worker2"]
     out = text(rep)
+    assert out.splitlines()[0].endswith("; echo pods on calico-worker, calico-worker2; gateway proxy on calico-worker2")
     assert "+0.000 s  lab" in out and "+0.004 s  BGP" in out
     assert "timers fast" in out and "requests 60, failed 3 (3 TLS handshake timeout)" in out
     table = suite_table([rep])
-    assert table.startswith("timers: fast") and "kill:bird:calico-worker (TERM)" in table
+    assert table.startswith("timers: fast") and "kill:bird:calico-worker (TERM), 2 echo pods" in table
 
 
 SHOW_PROTOCOLS_ALL = """\
