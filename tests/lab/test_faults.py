@@ -162,6 +162,20 @@ def test_kill_gateway_and_a_short_failover(lab_name: str) -> None:
     assert leftovers(lab_name) == []
 
 
+def test_calico_timers_stay_after_the_control_planes_passes(lab_name: str) -> None:
+    # The control plane re-renders the node speakers on every pass: with the lab's timers, not the
+    # fast ones (it once rewrote them, so a "calico" suite ran on hold 9 s).
+    gwlab("up", "--lab", lab_name, "--timers", "calico")
+    gwlab("scale", "--lab", lab_name, "deployment", "passthrough-echoserver", "--replicas", "2")  # one more pass
+    out = gwlab("birdc", "--lab", lab_name, "bastion", "show", "protocols", "all", "worker1").stdout
+    hold = [line.split()[-1] for line in out.splitlines() if "Hold timer:" in line]
+    assert hold and hold[0].endswith("/240"), out  # negotiated: BIRD's default on both sides
+    cfg = (Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab")) / lab_name / "calico-worker" / "bird.cfg").read_text()
+    assert "connect delay time 2;" in cfg and "hold time 9;" not in cfg
+    gwlab("down", "--lab", lab_name)
+    assert leftovers(lab_name) == []
+
+
 @pytest.mark.skipif(tc.netem_available(), reason="this kernel has netem: up applies declared impairments")
 def test_up_refuses_declared_impairments_without_netem(lab_name: str, tmp_path: Path) -> None:
     path = sized_topology(tmp_path, 2)
