@@ -17,6 +17,10 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--repair-after", type=float, metavar="S", help="undo the fault S seconds after injecting it")
     p.add_argument("--rate", type=float, default=20.0, metavar="N", help="requests a second (default 20)")
     p.add_argument("--duration", type=float, metavar="S", help="seconds of load (default: 12, or 15 for link faults)")
+    p.add_argument("--replicas", type=int, metavar="N",
+                   help="scale the echo Deployment to N pods for the run (spread over the workers), then back")
+    p.add_argument("--heal-wait", type=float, default=0.0, metavar="S",
+                   help="with --repair-after: go on past --duration until the lab healed, S seconds at most")
     common(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)
@@ -42,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         raise LabError("name a FAULT (e.g. kill:bird:calico-worker) or give --suite")
     fault = Fault.parse(args.fault, args.signal)
     duration = args.duration or suite.default_duration(lab, fault)
-    rep = failover.run(lab, fault, args.repair_after, args.rate, duration)
+    rep = failover.run(lab, fault, args.repair_after, args.rate, duration, replicas=args.replicas,
+                       heal_wait=args.heal_wait)
     if args.json:
         out.print_json(rep.as_json())
     else:

@@ -10,6 +10,7 @@ before it; the capture ends SETTLE seconds after the load. What was injected is 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 from orchestrator.engines.netns import namespaces, procs
 from orchestrator.errors import LabError
 from orchestrator.faults.inject import Fault, inject, undo
+from orchestrator.faults import load as load_mod
 from orchestrator.faults.lifecycle import EndpointWatch, event_time, node_events, on_node
 from orchestrator.faults.load import Outcome
 from orchestrator.impair.access import iproute_in
@@ -45,6 +47,8 @@ class _Run:
     injected: float = 0.0
     repaired: float | None = None
     error: str = ""
+    error_waits: dict[str, tuple[float, float]] = field(default_factory=dict)  # peer -> (wait s, its end)
+    healed_early: float | None = None  # when the load was stopped because the lab had healed
 
 
 def expected_hops(lab: Lab, fault: Fault) -> tuple[set[str], set[str]]:
@@ -90,6 +94,29 @@ def _sessions(lab: Lab, seen: dict[str, str], events: list[Line]) -> None:
         seen[p.name] = now
 
 
+def _error_waits(lab: Lab, seen: dict[str, str], waits: dict[str, tuple[float, float]], events: list[Line]) -> None:
+    """A peer the bastion holds down for BIRD's `error wait time` (its start delayed after a session
+    error: every later start of that session waits, until `error forget time` has passed without
+    one) becomes a lab event, once per wait."""
+    from orchestrator.bird.parse.protocols import parse_protocols_all
+
+    down = [name for name, now in seen.items() if not now.startswith("up ")]
+    if not down:
+        return
+    try:
+        details = parse_protocols_all(lab.engine.birdc(lab.topo.bastion.name, "show protocols all").text)
+    except Exception:  # noqa: BLE001 - as _sessions: what it would show is seen in the routes too
+        return
+    for d in details:
+        wait = d.timers.get("Error wait")
+        if d.name not in down or wait is None or waits.get(d.name, (0.0, 0.0))[0] == wait.total:
+            continue
+        waits[d.name] = (wait.total, time.time() + wait.left)
+        events.append(Line(time.time(), "bastion", f"session {d.name}: held down for its error wait, "
+                                                   f"{wait.left:g} of {wait.total:g} s left (BIRD's `error wait time`: "
+                                                   "a session error is remembered for `error forget time`)"))
+
+
 def _load(lab: Lab, rate: float, duration: float) -> subprocess.Popen[bytes]:
     from orchestrator.demo import HOST, PORT, certificates, gateway_address
 
@@ -104,7 +131,29 @@ def _load(lab: Lab, rate: float, duration: float) -> subprocess.Popen[bytes]:
 
 
 def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float,
-        echo: Callable[[str], None] = lambda _: None) -> Report:
+        echo: Callable[[str], None] = lambda _: None, replicas: int | None = None,
+        heal_wait: float = 0.0) -> Report:
+    """One measured run; with `replicas`, the echo Deployment scaled to that many pods for the run
+    (spread over the workers, as kube-scheduler spreads a workload's replicas) and put back after.
+    With `heal_wait`, a repaired fault's load goes on past `duration` until the lab healed (the
+    route on every node, the last requests answered), `heal_wait` seconds at most."""
+    from orchestrator.faults.replicas import replicas as scaled
+
+    if replicas is not None and not 1 <= replicas <= 10:
+        raise LabError(f"--replicas {replicas}: give 1-10 echo pods")
+    _check(lab, fault, repair_after, rate, duration + heal_wait)
+    from orchestrator.demo import proxy_nodes
+
+    with scaled(lab, replicas) as nodes:
+        if replicas is not None:
+            echo(f"{len(nodes)} echo pods, on " + ", ".join(nodes))
+        gateway = proxy_nodes(lab)  # where the proxy is decides what a node's fault does to the requests
+        report = _measure(lab, fault, repair_after, rate, duration, echo, heal_wait if repair_after is not None else 0.0)
+    report.echo_pods, report.gateway_pods = nodes, gateway
+    return report
+
+
+def _check(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float) -> None:
     if not 0 < rate <= 200:
         raise LabError(f"--rate {rate}: give 1-200 requests a second")
     if not WARMUP < duration <= 600:
@@ -114,17 +163,21 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
     if lab.state.faults:
         raise LabError("faults are injected already (" + ", ".join(f.describe() for f in lab.state.faults)
                        + "): `gwlab fault clear` first, so the run measures one fault")
-    during, healthy = expected_hops(lab, fault)
-    lb = lab.lb_prefixes()
-    if not lb:
+    if not lab.lb_prefixes():
         raise LabError("the lab advertises no LoadBalancer range: nothing to measure")
     if fault.kind != "kill" or fault.target.startswith("bird:"):
         lab.topo.node(fault.target.removeprefix("bird:").split(":")[0])  # a wrong node named before the load
+
+
+def _measure(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float,
+             echo: Callable[[str], None], heal_wait: float) -> Report:
+    during, healthy = expected_hops(lab, fault)
+    lb = lab.lb_prefixes()
     r = _Run()
     record: list[FaultRecord] = []
     sup_log = RunDir(lab.topo.name).supervisor_log
     sup_before = sup_log.read_text().count("\n") if sup_log.is_file() else 0
-    load = _load(lab, rate, duration)
+    load = _load(lab, rate, duration + heal_wait)
 
     def reader() -> None:
         assert load.stdout is not None
@@ -168,9 +221,15 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
             if polls[0] % 5 == 0:
                 _sessions(lab, sessions, r.lab_events)
                 endpoints.poll(time.time())
+                _error_waits(lab, sessions, r.error_waits, r.lab_events)
             hops = _hops(ipr, lb[0])
             if not r.hops or r.hops[-1][1] != hops:
                 r.hops.append((time.time(), hops))
+            if heal_wait and now - t0 >= duration and r.repaired is not None and set(hops) == healthy \
+                    and _answered(r.outcomes, r.repaired):
+                r.healed_early = time.time()
+                load.send_signal(signal.SIGTERM)  # the load stops starting requests and ends
+                break
             time.sleep(POLL)
 
     from orchestrator.capture.trace_bgp import trace_bgp
@@ -178,9 +237,11 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     try:
-        trace = trace_bgp(lab, during=body, settle=SETTLE, duration=duration + 30)
+        trace = trace_bgp(lab, during=body, settle=SETTLE, duration=duration + heal_wait + 30)
     finally:
         stopped.set()  # Ctrl-C: the watcher injects nothing more, and is waited for before the undo
+        if r.healed_early is not None:
+            load.wait(load_mod.TIMEOUT * 5)
         if load.poll() is None:
             r.error = "interrupted (the capture was stopped, e.g. Ctrl-C): the run was cut short; what it injected is undone"
             load.terminate()
@@ -229,6 +290,11 @@ def run(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duratio
             report.endpoints_restored = _since(on_node(endpoints.history, node, r.injected, r.repaired, float("inf"),
                                                        True),
                                                r.repaired)
+    # The waits that held a session down past the repair: they, not the fault, decided when it healed.
+    report.error_waits = {peer: wait for peer, (wait, end) in r.error_waits.items()
+                          if r.repaired is not None and end > r.repaired}
+    if r.healed_early is not None:
+        report.duration = round(r.healed_early - r.injected + WARMUP, 1)
     judge(report, r.hops, during, healthy, outcomes)
     return report
 
@@ -244,3 +310,9 @@ def _node_of(lab: Lab, fault: Fault) -> str:
 
 def _since(t: float | None, start: float) -> float | None:
     return None if t is None else t - start
+
+
+def _answered(outcomes: list[Outcome], since: float, last: int = 5) -> bool:
+    """The last requests started after `since` all answered."""
+    recent = [o for o in list(outcomes) if o.start >= since][-last:]
+    return len(recent) == last and all(o.ok for o in recent)

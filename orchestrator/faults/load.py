@@ -1,7 +1,8 @@
 """The failover load, run inside the bastion's namespace: the workshop's request (TLS to the Gateway's
 address with SNI passthrough.example.com, verified against the lab's CA, `GET /get`) on a new TCP and
 TLS connection each time, at a fixed rate for a fixed time. Bounded: rate x duration requests at
-most, each given TIMEOUT seconds. One JSON line per request on stdout: start, end, ok, error.
+most, each given TIMEOUT seconds. One JSON line per request on stdout: start, end, ok, error. SIGTERM
+ends it early: no new request, those under way are waited for and reported.
 
     python -m orchestrator.faults.load ADDRESS PORT HOST CA RATE DURATION
 """
@@ -9,6 +10,7 @@ most, each given TIMEOUT seconds. One JSON line per request on stdout: start, en
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import ssl
 import sys
@@ -74,12 +76,16 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(json.dumps(asdict(out)) + "\n")
             sys.stdout.flush()
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the run saw the lab heal: end, answers kept
     t0 = time.monotonic()
     threads = []
     for i in range(total):
+        if stop.is_set():
+            break
         delay = t0 + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        if delay > 0 and stop.wait(delay):
+            break
         t = threading.Thread(target=run, args=(i,), daemon=True)
         t.start()
         threads.append(t)

@@ -50,6 +50,9 @@ class Report:
     endpoints_restored: float | None = None  # s from the repair until its pods were in the Endpoints again
     ok: bool = False
     verdict: str = ""
+    echo_pods: list[str] = field(default_factory=list)  # the nodes of the echo Deployment's pods during the run
+    gateway_pods: list[str] = field(default_factory=list)  # the nodes of the gateway's ready proxy pods at the start
+    error_waits: dict[str, float] = field(default_factory=dict)  # bastion's peer -> the error wait it was held for (s)
 
     def as_json(self) -> dict[str, Any]:
         return {"fault": self.fault, "timers": self.timers, "rate": self.rate, "duration": self.duration,
@@ -59,7 +62,9 @@ class Report:
                 "node": self.node, "node_not_ready_s": _r(self.node_not_ready),
                 "endpoints_removed_s": _r(self.endpoints_removed), "node_ready_s": _r(self.node_ready),
                 "endpoints_restored_s": _r(self.endpoints_restored),
-                "ok": self.ok, "verdict": self.verdict, "error": self.error,
+                "ok": self.ok, "verdict": self.verdict, "error": self.error, "echo_pods": self.echo_pods,
+                "gateway_pods": self.gateway_pods,
+                "error_waits_s": self.error_waits,
                 "timeline": [{"t": round(x.time - self.injected, 3), "source": x.source, "event": x.text}
                              for x in self.timeline]}
 
@@ -105,7 +110,9 @@ def judge(rep: Report, hops: list[tuple[float, tuple[str, ...]]], during: set[st
     if rep.repaired is not None:
         last = sorted(outcomes, key=lambda o: o.start)[-3:]
         if rep.route_restored is None:
-            problems.append("the route did not come back to every node after the repair")
+            problems.append("the route did not come back to every node after the repair"
+                            + (f" (the bastion held {_waits(rep)} down for its error wait: give the run longer)"
+                               if rep.error_waits else ""))
         if not last or not all(o.ok for o in last):
             problems.append("requests still failed at the end, after the repair")
     elif during == healthy and rep.failed == 0 and ("gateway" in rep.fault or "pod/" in rep.fault):
@@ -113,9 +120,15 @@ def judge(rep: Report, hops: list[tuple[float, tuple[str, ...]]], during: set[st
     rep.ok = not problems
     if rep.ok:
         healed = " and healed after the repair" if rep.repaired is not None else ""
+        if healed and rep.error_waits:
+            healed += f", once the bastion's error wait for {_waits(rep)} ran out"
         rep.verdict = f"as expected: the fault showed{healed}"
     else:
         rep.verdict = "NOT as expected: " + "; ".join(problems)
+
+
+def _waits(rep: Report) -> str:
+    return ", ".join(f"{peer} ({wait:g} s)" for peer, wait in sorted(rep.error_waits.items()))
 
 
 def _s(v: float | None) -> str:
@@ -124,8 +137,9 @@ def _s(v: float | None) -> str:
 
 def text(rep: Report) -> str:
     out = [f"failover {rep.fault} (timers {TIMERS.get(rep.timers, rep.timers)}): {rep.rate:g} requests/s for "
-           f"{rep.duration:g} s, fault at +0.000" + (f", repaired at +{rep.repair_after:g} s" if rep.repaired else ""),
-           ""]
+           f"{rep.duration:g} s, fault at +0.000" + (f", repaired at +{rep.repair_after:g} s" if rep.repaired else "")
+           + (f"; echo pods on {', '.join(rep.echo_pods)}" if rep.echo_pods else "")
+           + (f"; gateway proxy on {', '.join(rep.gateway_pods)}" if rep.gateway_pods else ""), ""]
     out += [f"  {x.time - rep.injected:+8.3f} s  {x.source:<10} {x.text}" for x in rep.timeline]
     errors = ", ".join(f"{n} {e}" for e, n in sorted(rep.errors.items(), key=lambda kv: -kv[1])) or "none"
     out += ["", f"requests {rep.requests}, failed {rep.failed} ({errors})",
@@ -154,7 +168,7 @@ def _lifecycle(rep: Report) -> list[str]:
 def suite_table(reports: Sequence[Report]) -> str:
     timers = {r.timers for r in reports}
     head = "timers: " + "; ".join(TIMERS.get(t, t) for t in sorted(timers))
-    rows = [(r.fault, f"{r.repair_after:g} s" if r.repair_after is not None else "-", str(r.requests), str(r.failed),
+    rows = [(r.fault + (f", {len(r.echo_pods)} echo pods" if len(r.echo_pods) > 1 else ""), f"{r.repair_after:g} s" if r.repair_after is not None else "-", str(r.requests), str(r.failed),
              f"{r.longest_outage:.2f} s", _s(r.route_converged), _s(r.route_restored),
              "PASS" if r.ok else "FAIL") for r in reports]
     return head + "\n" + table(("FAULT", "REPAIR AFTER", "REQUESTS", "FAILED", "LONGEST OUTAGE", "ROUTE CONVERGED",

@@ -180,12 +180,16 @@ def _schedulable(topo: Topology) -> list[str]:
     return workers or [n.name for n in topo.k8s_nodes]
 
 
-def _place(topo: Topology, pods: list[PodSpec]) -> str:
+def _place(topo: Topology, pods: list[PodSpec], owner: str = "") -> str:
+    """The node for a new pod: the one with the fewest pods of the same owner, then the fewest pods,
+    as kube-scheduler's default spreading scores replicas of one workload apart."""
     load = {n: 0 for n in _schedulable(topo)}
+    siblings = dict(load)
     for p in pods:
         if p.node in load:
             load[p.node] += 1
-    return min(load, key=lambda n: (load[n], list(load).index(n)))
+            siblings[p.node] += p.owner == owner
+    return min(load, key=lambda n: (siblings[n], load[n], list(load).index(n)))
 
 
 def _pod_ip(node: str, blocks: dict[str, IPv4Network], pods: list[PodSpec]) -> str:
@@ -212,7 +216,7 @@ def _deployment_pods(topo: Topology, objs: Objects, blocks: dict[str, IPv4Networ
                 name = f"{dep.name}-{thash}-{random_suffix()}"
                 if all(p.name != name for p in pods + previous):
                     break
-            node = _place(topo, pods + [p for p in previous if p.owner != owner])
+            node = _place(topo, pods + [p for p in previous if p.owner != owner], owner)
             ip = _pod_ip(node, blocks, pods + [p for p in previous if p.owner != owner])
             env: dict[str, str] = {}
             for e in container.env:

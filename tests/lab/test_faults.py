@@ -131,6 +131,17 @@ def test_kill_gateway_and_a_short_failover(lab_name: str) -> None:
     assert any(e["source"] == "BGP" and "NOTIFICATION" in e["event"] for e in rep["timeline"]), rep["timeline"]
     assert state(lab_name).faults == []  # the run undid what it injected
 
+    # Two echo pods for one run, on the two workers (spread as kube-scheduler spreads them), and one
+    # again afterwards; the load goes on past --duration until the lab healed.
+    out = gwlab("failover", "--lab", lab_name, "kill:bird:calico-worker", "--repair-after", "1", "--duration", "2",
+                "--rate", "10", "--replicas", "2", "--heal-wait", "15", "--json", check=False)
+    rep = json.loads(out.stdout)
+    assert rep["echo_pods"] == ["calico-worker", "calico-worker2"], rep
+    assert rep["route_restored_s"] is not None and rep["ok"], rep["verdict"]
+    pods = gwlab("get", "--lab", lab_name, "pods", "-l", "run=passthrough-echoserver", "-o", "name").stdout
+    assert len(pods.split()) == 1, pods
+    assert state(lab_name).faults == []
+
     before = gateway_pid(lab_name)
     gwlab("fault", "kill", "--lab", lab_name, "gateway", "--signal", "KILL")
     # The control plane starts the proxy again (as the kubelet restarts a container): a new process.
@@ -147,6 +158,20 @@ def test_kill_gateway_and_a_short_failover(lab_name: str) -> None:
     gwlab("fault", "clear", "--lab", lab_name)
     assert state(lab_name).faults == []
     assert gwlab("verify", "--lab", lab_name, "--wait", "20", check=False).returncode == 0
+    gwlab("down", "--lab", lab_name)
+    assert leftovers(lab_name) == []
+
+
+def test_calico_timers_stay_after_the_control_planes_passes(lab_name: str) -> None:
+    # The control plane re-renders the node speakers on every pass: with the lab's timers, not the
+    # fast ones (it once rewrote them, so a "calico" suite ran on hold 9 s).
+    gwlab("up", "--lab", lab_name, "--timers", "calico")
+    gwlab("scale", "--lab", lab_name, "deployment", "passthrough-echoserver", "--replicas", "2")  # one more pass
+    out = gwlab("birdc", "--lab", lab_name, "bastion", "show", "protocols", "all", "worker1").stdout
+    hold = [line.split()[-1] for line in out.splitlines() if "Hold timer:" in line]
+    assert hold and hold[0].endswith("/240"), out  # negotiated: BIRD's default on both sides
+    cfg = (Path(os.environ.get("GWLAB_RUN_DIR", "/run/gwlab")) / lab_name / "calico-worker" / "bird.cfg").read_text()
+    assert "connect delay time 2;" in cfg and "hold time 9;" not in cfg
     gwlab("down", "--lab", lab_name)
     assert leftovers(lab_name) == []
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -83,11 +84,13 @@ def test_report_text_and_suite_table_name_the_timers() -> None:
     rep = _report(repaired=102.0)
     rep.timeline = [Line(100.0, "lab", "fault injected: kill bird:calico-worker (TERM)"),
                     Line(100.004, "BGP", "worker1 > bastion  NOTIFICATION  Cease / Administrative Shutdown")]
+    rep.echo_pods, rep.gateway_pods = ["calico-worker", "calico-worker2"], ["calico-worker2"]
     out = text(rep)
+    assert out.splitlines()[0].endswith("; echo pods on calico-worker, calico-worker2; gateway proxy on calico-worker2")
     assert "+0.000 s  lab" in out and "+0.004 s  BGP" in out
     assert "timers fast" in out and "requests 60, failed 3 (3 TLS handshake timeout)" in out
     table = suite_table([rep])
-    assert table.startswith("timers: fast") and "kill:bird:calico-worker (TERM)" in table
+    assert table.startswith("timers: fast") and "kill:bird:calico-worker (TERM), 2 echo pods" in table
 
 
 SHOW_PROTOCOLS_ALL = """\
@@ -168,3 +171,63 @@ def test_calico_timers_parse_with_real_bird(tmp_path: Path) -> None:
     (tmp_path / "bastion.conf").write_text(bastion_config(TOPO, str(tmp_path / "b.log"), timers="calico").render())
     out = subprocess.run(["bird", "-p", "-c", str(tmp_path / "bastion.conf")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_load_is_judged_healed_by_the_last_requests_after_the_repair() -> None:
+    from orchestrator.faults.failover import _answered
+
+    before = [_o(i, 100.0 + i / 10, True) for i in range(5)]
+    assert not _answered(before, since=101.0)  # nothing after the repair yet
+    after = before + [_o(10 + i, 101.0 + i / 10, True) for i in range(4)]
+    assert not _answered(after, since=101.0)  # four are not five
+    assert _answered(after + [_o(20, 101.5, True)], since=101.0)
+    assert not _answered(after + [_o(20, 101.5, False)], since=101.0)
+
+
+class _Reply:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _Engine:
+    def __init__(self, text: str) -> None:
+        self.text, self.asked = text, []
+
+    def birdc(self, node: str, command: str) -> _Reply:
+        self.asked.append((node, command))
+        return _Reply(self.text)
+
+
+def test_a_session_held_down_for_birds_error_wait_is_an_event_once() -> None:
+    from types import SimpleNamespace
+
+    from orchestrator.faults.failover import _error_waits
+
+    idle = (Path(__file__).parent.parent / "fixtures" / "bird" / "1.6" / "node-show-protocols-all-idle.txt").read_text()
+    engine = _Engine(idle)
+    lab: Any = SimpleNamespace(engine=engine, topo=TOPO)
+    waits: dict[str, tuple[float, float]] = {}
+    events: list[Line] = []
+    _error_waits(lab, {"Mesh_10_0_1_16": "up Established"}, waits, events)
+    assert not engine.asked and not events  # every session up: BIRD is not asked
+    _error_waits(lab, {"Mesh_10_0_1_16": "start Idle BGP Error: Bad peer AS"}, waits, events)
+    _error_waits(lab, {"Mesh_10_0_1_16": "start Idle BGP Error: Bad peer AS"}, waits, events)
+    assert engine.asked == [("bastion", "show protocols all")] * 2
+    assert [e.text for e in events] == ["session Mesh_10_0_1_16: held down for its error wait, 2 of 2 s left "
+                                        "(BIRD's `error wait time`: a session error is remembered for "
+                                        "`error forget time`)"]
+    assert waits["Mesh_10_0_1_16"][0] == 2.0
+
+
+def test_the_verdict_names_the_bastions_error_wait() -> None:
+    every, during = {"a", "b", "c"}, {"a", "c"}
+    rep = _report(repaired=102.0)
+    rep.error_waits = {"worker1": 120.0}
+    judge(rep, [(99.0, ("a", "b", "c")), (100.1, ("a", "c")), (215.0, ("a", "b", "c"))], during, every,
+          [_o(i, 216.0 + i, True) for i in range(3)])
+    assert rep.ok and rep.verdict.endswith("once the bastion's error wait for worker1 (120 s) ran out")
+    assert rep.as_json()["error_waits_s"] == {"worker1": 120.0}
+    rep = _report(repaired=102.0)
+    rep.error_waits = {"worker1": 240.0}
+    judge(rep, [(99.0, ("a", "b", "c")), (100.1, ("a", "c"))], during, every, [_o(0, 140.0, False)])
+    assert not rep.ok and "held worker1 (240 s) down for its error wait: give the run longer" in rep.verdict

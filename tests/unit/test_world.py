@@ -83,6 +83,21 @@ def test_scale_spreads_and_keeps_running_pods() -> None:
     assert len({p.ip for p in scaled.pods.values()}) == len(scaled.pods)
 
 
+def test_two_replicas_land_on_different_workers_beside_the_gateway() -> None:
+    # The gateway's proxy takes the worker the first echo pod left free; a second replica still goes
+    # to the other worker (kube-scheduler spreads a workload's replicas), not to the emptier one.
+    alloc = Allocations()
+    first = world(workshop(), alloc)
+    gw = next(p for p in first.pods.values() if p.role == "gateway")
+    docs = workshop()
+    for d in docs:
+        if d.kind == "Deployment":
+            d.body["spec"]["replicas"] = 2
+    echo = [p for p in world(docs, alloc).pods.values() if p.role == "echo"]
+    assert sorted(p.node for p in echo) == ["calico-worker", "calico-worker2"]
+    assert gw.node in {p.node for p in echo}
+
+
 def test_kube_proxy_rules() -> None:
     alloc = Allocations()
     first = world(workshop(), alloc)

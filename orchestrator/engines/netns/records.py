@@ -24,6 +24,9 @@ class PodRecords(LabState):
             raw = json.loads(RunDir(state.lab).pod_records.read_text())
             procs = [Proc(**p) for p in raw.get("processes", [])]
             return cls(state.lab, state.engine, state.topology, namespaces=list(raw.get("namespaces", [])),
-                       processes=procs, bastion_bird=state.bastion_bird)
+                       processes=procs, bastion_bird=state.bastion_bird, bgp_timers=state.bgp_timers)
         except (OSError, ValueError, TypeError):
-            return cls(state.lab, state.engine, state.topology, bastion_bird=state.bastion_bird)
+            # The lab's settings the engine renders with come along (the speakers' timers too: without
+            # them the control plane's first pass rewrote `up --timers calico`'s nodes to the fast ones).
+            return cls(state.lab, state.engine, state.topology, bastion_bird=state.bastion_bird,
+                       bgp_timers=state.bgp_timers)
