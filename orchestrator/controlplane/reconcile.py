@@ -39,24 +39,65 @@ class _Everything(Watch):
         return True
 
 
+HISTORY = 64  # passes the marker remembers: a waiter merges every pass since its change
+
+
+@dataclass
+class Pass:
+    """What one pass did, keyed by the store's resourceVersion it covered."""
+
+    rv: int
+    report: dict[str, Any] = field(default_factory=dict)
+    ran: bool = True  # False: nothing modelled had changed, the controllers did not run
+
+
 @dataclass
 class Marker:
     rv: int = 0
-    report: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # this pass's (empty when it did not run)
     error: str = ""
     retrying: bool = False  # the error's pass will be tried again
+    passes: list[Pass] = field(default_factory=list)  # the last HISTORY passes, oldest first, this one last
 
     @classmethod
     def read(cls, path: Path) -> Marker:
         try:
             raw = json.loads(path.read_text())
+            passes = [Pass(int(p["rv"]), dict(p.get("report") or {}), bool(p.get("ran", True)))
+                      for p in raw.get("passes") or []]
             return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""),
-                       bool(raw.get("retrying")))
+                       bool(raw.get("retrying")), passes)
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
 
-    def sync_report(self) -> SyncReport:
-        return SyncReport(**self.report) if self.report else SyncReport()
+    def sync_report(self, since: int | None = None) -> SyncReport:
+        """What the controllers did for a change written after the store's version `since` (default:
+        the passes at this marker's version): every pass past it merged, since the pass that acted on
+        the change may be followed by passes its own status writes started, which had nothing to do.
+        What is not ready, and why pods wait, is the last pass's word that ran."""
+        if not self.passes:  # a marker written before passes were kept
+            return SyncReport(**self.report) if self.report else SyncReport()
+        since = self.rv - 1 if since is None else since
+        merged = SyncReport()
+        ran = [p for p in self.passes if p.ran]
+        for p in self.passes:
+            if p.rv <= since or not p.ran:
+                continue
+            one = SyncReport(**p.report)
+            for name in ("created", "removed", "kube_proxy", "reloaded", "speakers"):
+                into: list[str] = getattr(merged, name)
+                into += [x for x in getattr(one, name) if x not in into]
+        if ran:
+            last = SyncReport(**ran[-1].report)
+            merged.not_ready, merged.waiting = last.not_ready, last.waiting
+        return merged
+
+    def record(self, path: Path, ran: bool) -> None:
+        """Written as the marker at `path`, this pass appended to the history the last one carried
+        (bounded). `ran`: the controllers ran (the modelled objects had changed)."""
+        previous = Marker.read(path)
+        self.passes = [*previous.passes, Pass(self.rv, self.report, ran and not self.error)][-HISTORY:]
+        atomic_write(path, json.dumps(asdict(self)))
 
 
 class Reconciler:
@@ -118,10 +159,13 @@ class Reconciler:
 
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
-        docs = self.documents()
+        with self.objects.store.lock:  # the version and the documents read together
+            rv = max(rv, self.objects.store.rv)
+            docs = self.documents()
         fingerprint = json.dumps([d.body for d in docs], sort_keys=True)
         marker = Marker(rv)
-        if fingerprint != self.fingerprint:
+        ran = fingerprint != self.fingerprint
+        if ran:
             try:
                 marker.report = asdict(self.sync(docs))
                 self.fingerprint = fingerprint
@@ -130,10 +174,8 @@ class Reconciler:
             except Exception:  # one bad pass must not end the control plane; its log says why
                 marker.error = "the controllers failed: " + traceback.format_exc(limit=5)
                 print(marker.error, flush=True)
-        else:
-            marker = Marker(rv, Marker.read(self.files.reconciled).report)
         marker.retrying = bool(marker.error) and retrying
-        atomic_write(self.files.reconciled, json.dumps(asdict(marker)))
+        marker.record(self.files.reconciled, ran)
         return not marker.error
 
     def run(self) -> None:
