@@ -132,7 +132,7 @@ class Reconciler:
         writeback.statuses(self.objects, alloc.statuses)
         waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
         specs = alloc.pod_specs()
-        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting)
+        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting, self.records.containers)
         writeback.endpoints(self.objects, self.services(plan, alloc), specs)
         by_key = {s.key: s for s in specs}
         for key in report.created:  # Events saying why the controllers acted
@@ -140,6 +140,12 @@ class Reconciler:
                 spec = by_key[key]
                 writeback.event(self.objects, spec.namespace, "Pod", spec.name, "Started",
                                 f"Started on {spec.node} at {spec.ip} for {spec.owner}", component="kubelet")
+        from orchestrator.engines.netns.kubelet import drain_events
+
+        for key, events in drain_events(self.records).items():  # restarts and back-offs, in order
+            namespace, _, name = key.partition("/")
+            for reason, message, kind in events:
+                writeback.event(self.objects, namespace, "Pod", name, reason, message, kind, "kubelet", again=True)
         for key in report.removed:
             namespace, _, name = key.partition("/")
             writeback.event(self.objects, namespace, "Pod", name, "Killing",
@@ -194,10 +200,10 @@ class Reconciler:
                 pass
 
     def pod_died(self) -> bool:
-        """A pod's process is gone (the kubelet's part, until issue 11's kubelet restarts it itself)."""
-        from orchestrator.engines.netns import procs
+        """A pod's process is gone and the kubelet's back-off (if any) has run out: a pass is due."""
+        from orchestrator.engines.netns import kubelet
 
-        return any(p.role.startswith("pod:") and not procs.alive(p) for p in self.records.processes)
+        return kubelet.due(self.records)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="controllers", daemon=True)

@@ -50,24 +50,70 @@ def alive(proc: Proc) -> bool:
         return False
 
 
+# A pod's process runs under a shell that waits for it and leaves its exit status in the pod's
+# directory: once the control plane has been started again, the pod is no child of it, and no other
+# process could learn how it ended. The shell's own child is the PID recorded (what `fault kill` signals).
+_WAITER = 'umask 077; s=$1; p=$2; shift 2; "$@" & echo $! > "$p"; exec 2>/dev/null; wait $!; echo $? > "$s.new"; mv -f "$s.new" "$s"'
+SH = shutil.which("sh") or "/bin/sh"
+_launchers: set[int] = set()  # waiting shells this process started: reaped once they exit
+
+
 def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None, uid: int | None = None) -> Proc:
+          cwd: Path | None = None, uid: int | None = None, status: tuple[Path, Path] | None = None) -> Proc:
     """Start argv inside namespace `ns`, detached from our terminal, output appended to `log`.
 
     nsenter enters the namespace and execs argv, so the PID is the daemon's; it is spawned
-    without a preexec hook, which lets Python use vfork (a fork of this process costs ~4 ms)."""
+    without a preexec hook, which lets Python use vfork (a fork of this process costs ~4 ms).
+    `status` (exit status file, PID file): argv runs under a shell that writes its exit status
+    there when it ends; the PID recorded is still argv's."""
     exe = os.path.realpath(shutil.which(argv[0]) or argv[0])
+    run = argv if uid is None else unprivileged(uid, argv)
+    # The waiting shell stays root: setpriv resolves argv's path before it drops privileges (the
+    # interpreter may sit under a directory the pod's user cannot enter); the pod's process does not.
+    run = run if status is None else [SH, "-c", _WAITER, "sh", str(status[0]), str(status[1]), *run]
+    if status is not None:
+        for old in status:
+            old.unlink(missing_ok=True)
     with open(log, "ab") as out:
         child = subprocess.Popen(
-            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *(argv if uid is None else unprivileged(uid, argv))], stdin=subprocess.DEVNULL, stdout=out,
+            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *run],
+            stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd, close_fds=True)
-    start = _start_time(child.pid)
+    pid = child.pid if status is None else _waited_child(child, status[1], exe)
+    start = _start_time(pid)
     if start is None:
         child.wait()
         raise OSError(f"{argv[0]} exited at once (exit code {child.returncode}); see {log}")
+    if status is not None:
+        _launchers.add(child.pid)
     # The lab outlives this process: forget the Popen so it is not reaped or warned about here.
     child.returncode = 0
-    return Proc(role, child.pid, start, exe, ns, argv, str(log))
+    return Proc(role, pid, start, exe, ns, argv, str(log))
+
+
+def _waited_child(child: subprocess.Popen[bytes], pid_file: Path, exe: str, timeout: float = 5.0) -> int:
+    """The PID of the shell's child once it runs `exe` (bounded); the shell's own if it never did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            pid = int(pid_file.read_text())
+            if os.readlink(f"/proc/{pid}/exe") == exe:
+                return pid
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.002)
+    return child.pid
+
+
+def reap_launchers() -> None:
+    """The waiting shells of pods that ended, reaped (they are this process's children)."""
+    for pid in list(_launchers):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _launchers.discard(pid)
 
 
 def _reap(pid: int) -> None:
