@@ -93,6 +93,7 @@ def run(lab_name: str | None, topo_path: str | None, args: list[str], replace: b
     private_dir(files.kube_cache)
     env = dict(os.environ, KUBECONFIG=str(files.kubeconfig), KUBECACHEDIR=str(files.kube_cache))
     argv = [str(KUBECTL), *args]
+    os.umask(0o077)  # kubectl's cache in the run directory: its files 0600, as every file there
     if replace:
         sys.stdout.flush()
         namespaces.enter(ns)  # this (only) thread: kubectl inherits the namespace at exec

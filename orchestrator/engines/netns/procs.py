@@ -40,6 +40,16 @@ def unprivileged(uid: int, argv: list[str]) -> list[str]:
             "--bounding-set=-all", "--no-new-privs", "--", *argv]
 
 
+BIRD_CAPS = ("net_admin", "net_bind_service", "net_raw", "net_broadcast")  # what a routing daemon needs
+
+
+def confined(caps: tuple[str, ...], argv: list[str]) -> list[str]:
+    """argv run as root with no capability beyond `caps`: the bounding set cut to them (so what
+    it holds after exec, permitted and effective, is at most those), none inheritable, and no-new-privs."""
+    return [SETPRIV, "--inh-caps=-all", "--bounding-set=-all," + ",".join("+" + c for c in caps),
+            "--no-new-privs", "--", *argv]
+
+
 def alive(proc: Proc) -> bool:
     if _start_time(proc.pid) != proc.start_time:
         return False
@@ -59,25 +69,28 @@ _launchers: set[int] = set()  # waiting shells this process started: reaped once
 
 
 def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None, uid: int | None = None, status: tuple[Path, Path] | None = None) -> Proc:
+          cwd: Path | None = None, uid: int | None = None, status: tuple[Path, Path] | None = None,
+          caps: tuple[str, ...] | None = None) -> Proc:
     """Start argv inside namespace `ns`, detached from our terminal, output appended to `log`.
 
     nsenter enters the namespace and execs argv, so the PID is the daemon's; it is spawned
     without a preexec hook, which lets Python use vfork (a fork of this process costs ~4 ms).
     `status` (exit status file, PID file): argv runs under a shell that writes its exit status
-    there when it ends; the PID recorded is still argv's."""
+    there when it ends; the PID recorded is still argv's. `caps`: argv keeps only these capabilities
+    (as root; `uid` runs it unprivileged with none)."""
     exe = os.path.realpath(shutil.which(argv[0]) or argv[0])
-    run = argv if uid is None else unprivileged(uid, argv)
+    run = unprivileged(uid, argv) if uid is not None else confined(caps, argv) if caps is not None else argv
     # The waiting shell stays root: setpriv resolves argv's path before it drops privileges (the
     # interpreter may sit under a directory the pod's user cannot enter); the pod's process does not.
     run = run if status is None else [SH, "-c", _WAITER, "sh", str(status[0]), str(status[1]), *run]
     if status is not None:
         for old in status:
             old.unlink(missing_ok=True)
-    with open(log, "ab") as out:
+    # What the daemon creates (BIRD's log and socket) and its output are its owner's alone (0600).
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         child = subprocess.Popen(
             [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *run],
-            stdin=subprocess.DEVNULL, stdout=out,
+            stdin=subprocess.DEVNULL, stdout=out, umask=0o077,
             stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd, close_fds=True)
     pid = child.pid if status is None else _waited_child(child, status[1], exe)
     start = _start_time(pid)
