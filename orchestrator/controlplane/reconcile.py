@@ -30,7 +30,7 @@ from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
 RETRY, RETRIES = 0.2, 5
-POD_CHECK = 0.5  # seconds between looks at the pods' processes while nothing is written  # a failed pass again after 0.2, 0.4, ... s
+POD_CHECK = 0.2  # seconds between looks at the pods' processes while nothing is written (a stat read each)
 
 
 @dataclass
