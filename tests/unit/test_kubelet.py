@@ -111,3 +111,15 @@ def test_a_dead_pod_restarts_at_once_then_backs_off_and_the_count_survives(
     again = PodRecords.open(LabState("kubelet-test", "netns", "t.yml"))  # a control plane started anew
     kept = again.containers[POD.key]
     assert kept.restart_count == 2 and kept.last is not None and kept.last.exit_code == 137 and kept.backoff == 20
+
+
+def test_a_pod_whose_namespace_went_with_it_is_made_anew_and_not_left_backing_off(
+        records: PodRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kubelet.namespaces, "exists", lambda name: False)
+    plane = _Plane(tmp_path)
+    world = World({POD.key: POD}, {}, {}, None, {})
+    assert kubelet.Kubelet(records, plane).restart_dead({POD.key: _dead()}, world) == [POD.key]
+    c = records.containers[POD.key]
+    assert plane.restarts == [] and c.restart_count == 1
+    assert kubelet.backing_off(records) == set()  # its readiness is waited for with the new pods
+    assert kubelet.drain_events(records)[POD.key][0][0] == "SandboxChanged"

@@ -120,13 +120,14 @@ class Kubelet:
                                      f"{pod.name}_{pod.namespace}", "Warning"])
             if c.next_start > now:
                 continue
-            if not namespaces.exists(self.plane.namespace(pod)):
+            c.restart_count += 1
+            c.started_at, c.started, c.next_start, c.delay = stamp(now), now, 0.0, 0.0
+            if not namespaces.exists(self.plane.namespace(pod)):  # its sandbox went with it: made anew
+                c.events.append(["SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", "Normal"])
                 remake.append(key)
                 continue
             self.plane.restart(pod, world)
             self.restarted.append(key)
-            c.restart_count += 1
-            c.started_at, c.started, c.next_start, c.delay = stamp(now), now, 0.0, 0.0
             image = f"gwlab/{name}"
             c.events += [["Pulled", f'Container image "{image}" already present on machine', "Normal"],
                          ["Created", f"Created container: {name}", "Normal"],
