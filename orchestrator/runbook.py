@@ -232,9 +232,11 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
     """Wait for the sessions and for the LB routes to arrive filtered, then push the filter."""
     topo = lab.topo
     lb = lab.lb_prefixes()
+    # An `up` resumed after its push began saw them filtered already: the bastion may accept them now.
+    seen = lab.state.facts.filtered_before_push or {}
     with phase("wait for Established, LB routes filtered"):
         arrived = [checks.session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
-        arrived += [_filtered_check(topo, p) for p in lb]
+        arrived += [_filtered_check(topo, p) for p in lb if str(p) not in seen]
         results = checks.run(lab.engine, arrived, wait=ESTABLISH_WAIT)
     if not all(r.ok for r in results):
         report.results = results
@@ -242,8 +244,9 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
         return
     with phase("filter push"):
         snap = checks.Snapshot(lab.engine)
-        lab.state.facts.filtered_before_push = {
-            str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway) for p in lb}
+        lab.state.facts.filtered_before_push = {**{
+            str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway)
+            for p in lb if str(p) not in seen}, **seen}
         lab.state.save()
         progress(f"BGP: {len(topo.k8s_nodes)} sessions Established; "
                  f"{', '.join(map(str, lb))} filtered by the bastion's import filter, as in the workshop")

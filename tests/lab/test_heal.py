@@ -87,6 +87,32 @@ def test_control_plane_killed_then_verify_and_up_start_it_keeping_objects_and_po
     assert len(found) == 2 and all(p["status"]["containerStatuses"][0]["restartCount"] == 0 for p in found.values())
 
 
+def gone(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def test_up_after_an_up_that_died_after_the_build_repairs_the_lab(lab: str) -> None:
+    # What an `up` killed after its build leaves (the phase it wrote), with its daemons dead besides
+    path = RunDir(lab).state
+    state = json.loads(path.read_text())
+    state["phase"] = "built"
+    path.write_text(json.dumps(state))
+    for role in ("supervisor", "bird:calico-worker2", "controlplane"):  # the supervisor first: it restarts BIRD
+        pid = pid_of(lab, role, "state")
+        os.kill(pid, signal.SIGKILL)
+        eventually(f"{role} gone", lambda: gone(pid), timeout=10)
+    out = gwlab("up", "--lab", lab, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "built by an `up` that did not finish" in out.stdout, out.stdout
+    for what in ("the lab's supervisor had died", "BIRD on calico-worker2 had died", "the control plane had died"):
+        assert what in out.stdout, out.stdout
+    assert records(lab, "state")["phase"] == "up"
+    assert gwlab("verify", "--lab", lab, check=False).returncode == 0
+
+
 def test_a_killed_echo_pod_restarts_in_its_namespace_then_backs_off(lab: str) -> None:
     gwlab("scale", "--lab", lab, "deployment", "passthrough-echoserver", "--replicas", "1")
     role = next(p["role"] for p in records(lab)["processes"] if p["role"].startswith(ECHO))
