@@ -123,3 +123,17 @@ def test_a_pod_whose_namespace_went_with_it_is_made_anew_and_not_left_backing_of
     assert plane.restarts == [] and c.restart_count == 1
     assert kubelet.backing_off(records) == set()  # its readiness is waited for with the new pods
     assert kubelet.drain_events(records)[POD.key][0][0] == "SandboxChanged"
+
+
+def test_a_restart_that_fails_is_an_event_and_the_next_death_backs_off(
+        records: PodRecords, tmp_path: Path) -> None:
+    class Failing(_Plane):
+        def restart(self, pod: PodSpec, world: World) -> None:
+            raise OSError("envoy exited at once (exit code 1)")
+    world = World({POD.key: POD}, {}, {}, None, {})
+    kubelet.Kubelet(records, Failing(tmp_path)).restart_dead({POD.key: _dead()}, world)
+    assert kubelet.drain_events(records)[POD.key][-1] == ["Failed", "Error: envoy exited at once (exit code 1)",
+                                                          "Warning"]
+    assert kubelet.due(records)  # still dead: the next pass sees it and backs off
+    kubelet.Kubelet(records, Failing(tmp_path)).restart_dead({POD.key: _dead()}, world)
+    assert kubelet.backing_off(records) == {POD.key} and records.containers[POD.key].delay == 10

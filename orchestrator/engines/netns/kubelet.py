@@ -12,6 +12,7 @@ from typing import Protocol
 
 from orchestrator.engines.netns import namespaces, procs
 from orchestrator.engines.netns.records import Container, PodRecords, Terminated
+from orchestrator.errors import LabError
 from orchestrator.k8s.world import PodSpec, World
 from orchestrator.rundir import PodFiles
 from orchestrator.state import LabState, Proc
@@ -126,12 +127,16 @@ class Kubelet:
                 c.events.append(["SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", "Normal"])
                 remake.append(key)
                 continue
-            self.plane.restart(pod, world)
-            self.restarted.append(key)
             image = f"gwlab/{name}"
             c.events += [["Pulled", f'Container image "{image}" already present on machine', "Normal"],
-                         ["Created", f"Created container: {name}", "Normal"],
-                         ["Started", f"Started container {name}", "Normal"]]
+                         ["Created", f"Created container: {name}", "Normal"]]
+            try:
+                self.plane.restart(pod, world)
+            except (OSError, LabError) as exc:  # it died at once: the next pass finds it dead and backs off
+                c.events.append(["Failed", f"Error: {exc}", "Warning"])
+                continue
+            self.restarted.append(key)
+            c.events.append(["Started", f"Started container {name}", "Normal"])
         self.state.save()
         return remake
 
