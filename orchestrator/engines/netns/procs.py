@@ -30,6 +30,7 @@ def _start_time(pid: int) -> int | None:
 
 NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
+SH = shutil.which("sh") or "/bin/sh"
 
 
 def unprivileged(uid: int, argv: list[str]) -> list[str]:
@@ -55,7 +56,9 @@ def alive(proc: Proc) -> bool:
         return False
     try:
         # nsenter (and setpriv) exec the daemon in place: right after spawn, the PID may still be theirs.
-        return os.readlink(f"/proc/{proc.pid}/exe") in (proc.exe, os.path.realpath(NSENTER), os.path.realpath(SETPRIV))
+        # (and a pod's waiting shell forks it: for an instant it is the shell)
+        return os.readlink(f"/proc/{proc.pid}/exe") in (proc.exe, os.path.realpath(NSENTER), os.path.realpath(SETPRIV),
+                                                        os.path.realpath(SH))
     except OSError:
         return False
 
@@ -64,7 +67,6 @@ def alive(proc: Proc) -> bool:
 # directory: once the control plane has been started again, the pod is no child of it, and no other
 # process could learn how it ended. The shell's own child is the PID recorded (what `fault kill` signals).
 _WAITER = 'umask 077; s=$1; p=$2; shift 2; "$@" & echo $! > "$p"; exec 2>/dev/null; wait $!; echo $? > "$s.new"; mv -f "$s.new" "$s"'
-SH = shutil.which("sh") or "/bin/sh"
 _launchers: set[int] = set()  # waiting shells this process started: reaped once they exit
 
 
@@ -92,7 +94,7 @@ def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | 
             [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *run],
             stdin=subprocess.DEVNULL, stdout=out, umask=0o077,
             stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd, close_fds=True)
-    pid = child.pid if status is None else _waited_child(child, status[1], exe)
+    pid = child.pid if status is None else _waited_child(child, status[1])
     start = _start_time(pid)
     if start is None:
         child.wait()
@@ -104,17 +106,16 @@ def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | 
     return Proc(role, pid, start, exe, ns, argv, str(log))
 
 
-def _waited_child(child: subprocess.Popen[bytes], pid_file: Path, exe: str, timeout: float = 5.0) -> int:
-    """The PID of the shell's child once it runs `exe` (bounded); the shell's own if it never did."""
+def _waited_child(child: subprocess.Popen[bytes], pid_file: Path, timeout: float = 5.0) -> int:
+    """The PID of the shell's child once the shell wrote it (bounded); the shell's own if it never did.
+    The child may not have exec'd yet (`alive` accepts the shell's and setpriv's executables)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and child.poll() is None:
         try:
-            pid = int(pid_file.read_text())
-            if os.readlink(f"/proc/{pid}/exe") == exe:
-                return pid
+            return int(pid_file.read_text())
         except (OSError, ValueError):
             pass
-        time.sleep(0.002)
+        time.sleep(0.001)
     return child.pid
 
 
