@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
 RETRY, RETRIES = 0.2, 5
+READINESS_PERIOD = 1.0  # seconds between probes of the pods the last pass left not ready (periodSeconds)
 POD_CHECK = 0.2  # seconds between looks at the pods' processes while nothing is written (a stat read each)
 
 
@@ -114,6 +116,7 @@ class Reconciler:
         with objects.store.lock:
             objects.store.watches.append(self.watch)
         self._stop = threading.Event()
+        self._next_probe = 0.0
 
     def documents(self) -> list[Document]:
         docs = []
@@ -200,10 +203,22 @@ class Reconciler:
                 pass
 
     def pod_died(self) -> bool:
-        """A pod's process is gone and the kubelet's back-off (if any) has run out: a pass is due."""
+        """A pod's process is gone and the kubelet's back-off (if any) has run out, or (looked at once a
+        second) a pod left not ready answers its readiness probe now: a pass is due."""
         from orchestrator.engines.netns import kubelet
 
-        return kubelet.due(self.records)
+        if kubelet.due(self.records):
+            return True
+        if time.monotonic() < self._next_probe:
+            return False
+        self._next_probe = time.monotonic() + READINESS_PERIOD
+        from orchestrator.engines.netns.controllers import Controllers
+        from orchestrator.engines.netns.pods import PodPlane
+
+        host = self.engine.host  # type: ignore[attr-defined]
+        alloc = Controllers(host).allocations()
+        return kubelet.became_ready(alloc.pod_specs(), set(alloc.ready), kubelet.backing_off(self.records),
+                                    PodPlane(host, []).ready)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="controllers", daemon=True)

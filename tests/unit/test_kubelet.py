@@ -137,3 +137,17 @@ def test_a_restart_that_fails_is_an_event_and_the_next_death_backs_off(
     assert kubelet.due(records)  # still dead: the next pass sees it and backs off
     kubelet.Kubelet(records, Failing(tmp_path)).restart_dead({POD.key: _dead()}, world)
     assert kubelet.backing_off(records) == {POD.key} and records.containers[POD.key].delay == 10
+
+
+def test_a_pod_left_not_ready_that_answers_now_calls_for_a_pass() -> None:
+    other = PodSpec("default", "echo-def", "Deployment/default/echo", "h", "calico-worker2", "10.50.0.21",
+                    {"app": "echo"}, "echo", (8443,))
+    probed: list[str] = []
+
+    def probe(pod: PodSpec) -> bool:
+        probed.append(pod.key)
+        return pod.key == POD.key
+    assert kubelet.became_ready([POD, other], set(), set(), probe)
+    assert not kubelet.became_ready([POD, other], {POD.key}, set(), probe)  # the ready one is not probed
+    assert not kubelet.became_ready([POD, other], set(), {POD.key}, probe)  # nor one backing off
+    assert POD.key not in probed[1:]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from orchestrator.engines.netns import namespaces, procs
@@ -63,6 +64,12 @@ def due(state: LabState, now: float | None = None) -> bool:
             if c is None or not c.next_start or c.next_start <= now:
                 return True
     return False
+
+
+def became_ready(specs: list[PodSpec], ready: set[str], off: set[str], probe: Callable[[PodSpec], bool]) -> bool:
+    """A pod the last pass left not ready (a slow start, a passing fault) answers its probe now: the
+    kubelet probes on, so its Ready condition and endpoints follow without another write."""
+    return any(probe(s) for s in specs if s.key not in ready and s.key not in off)
 
 
 def backing_off(state: LabState) -> set[str]:
