@@ -13,7 +13,7 @@ def atomic_write(path: Path, data: str | bytes, mode: int = PRIVATE, durable: bo
     """Write `data` to a temporary file in `path`'s directory (made if missing), give it `mode`,
     then rename it over `path`: readers see the old file or the new one, never a part. `durable`:
     flushed to the disk before the rename (a store that answers only once its write is kept)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a directory it makes is private too
     # mkstemp creates the file 0600, so a secret is never readable by others, not even briefly.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

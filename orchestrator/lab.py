@@ -91,12 +91,13 @@ class Lab:
             plan = cluster.plan(self.topo, stored_objects(self.files.api_store), docs, deleted or [])
             ignored = {cluster.key(c.doc): c.ignored for c in plan.changes}
             before = Marker.read(self.files.reconciled)
+            rv_before = writes.store_rv(self.files)
             changes, rv = writes.write(self.api, docs, ignored, deleted or [])
             self.unstored = []
-            marker = writes.wait_reconciled(self.files, rv)
-            timing.absorb(marker.phases_since(before), "control plane: ")
+            report = writes.wait_reconciled(self.files, rv, since=rv_before)
+            timing.absorb(Marker.read(self.files.reconciled).phases_since(before), "control plane: ")
             self._plan = plan  # what the store now holds, but for fields the server fills in (no reader's)
-            return ApplyResult(changes, marker.sync_report())
+            return ApplyResult(changes, report)
 
     def bastion_config(self, accepted: tuple[IPv4Network, ...]) -> BastionConfig:
         return bastion_config(self.topo, str(self.files.node(self.topo.bastion.name).bird_log),

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from orchestrator.fsutil import atomic_write
+from orchestrator.fsutil import atomic_write, private_dir
 
 CA_NAME = "example.com"
 CA_ORG = "example Inc."
@@ -145,7 +145,7 @@ def write_lab_certs(directory: Path) -> LabCerts:
     A valid CA is kept even when the leaf has to be made again, so a CA file that a user copied
     elsewhere (for curl --cacert) stays valid across re-applies.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     paths = LabCerts(
         directory=directory,
         ca_cert=directory / f"{CA_NAME}.crt",
@@ -158,17 +158,19 @@ def write_lab_certs(directory: Path) -> LabCerts:
         ca = None
     leaf = _read_pair(paths.leaf_cert, paths.leaf_key)
     if ca is not None and leaf is not None and _leaf_is_good(leaf, ca):
+        for kept in (paths.ca_cert, paths.leaf_cert):
+            kept.chmod(0o600)  # as a new one would be (an earlier gwlab left certificates 0644)
         return paths
     if ca is None:
         ca_key, leaf_key = new_keys(2)
         ca = make_ca(ca_key)
         atomic_write(paths.ca_key, ca.key_pem, 0o600)
-        atomic_write(paths.ca_cert, ca.cert_pem, 0o644)
+        atomic_write(paths.ca_cert, ca.cert_pem)
     else:
         leaf_key = new_key()
     leaf = make_leaf(ca, key=leaf_key)
     atomic_write(paths.leaf_key, leaf.key_pem, 0o600)
-    atomic_write(paths.leaf_cert, leaf.cert_pem, 0o644)
+    atomic_write(paths.leaf_cert, leaf.cert_pem)
     return paths
 
 

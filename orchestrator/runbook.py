@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from types import FrameType
 
-from orchestrator import bastion, checks, cluster, topology
+from orchestrator import bastion, checks, cluster, repair, topology
 from orchestrator.controlplane import heartbeats, nodelife, process as controlplane
 from orchestrator.timing import Clock, phase, recording
 from orchestrator.engines.netns import namespaces
@@ -92,8 +92,10 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
         # Everything is validated, and the engine's prerequisites checked, before anything is created.
         plan = cluster.plan(topo, [], docs)
         lab_name = topo.name
+        built_from = repair.digest(topo, [engine_name, bastion_bird, timers, str(demo), str(pre_workshop)],
+                                   manifests or [])
         state = LabState(lab_name, engine_name, str(topo.path.resolve()), bastion_bird=bastion_bird,
-                         bgp_timers=timers)
+                         bgp_timers=timers, built_from=built_from)
         with phase("engine loaded (its modules, netlink), preflight"):
             engine = get_engine(engine_name, topo, state)
             engine.preflight()
@@ -101,8 +103,21 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
 
         impairments = setup.declared_for_up(topo)
     with phase("earlier runs (running lab, leftovers)"):
-        _clear_earlier(topo, lab_name, progress)
-    for note in topo.notes if engine_name == "netns" else ():
+        resumed = _repairable(topo, built_from, progress)
+        if resumed is None:
+            _clear_earlier(topo, lab_name, progress)
+    if resumed is not None:
+        state, engine = resumed, get_engine(engine_name, topo, resumed)
+        with phase("repair"):
+            for line in repair.restart(topo, state, repair.assess(state).dead):
+                progress(line)
+        if state.phase == "up":  # the user's objects stand: nothing of the workshop is applied again
+            lab = Lab(topo, state, engine)  # its plan read from the store: the user's objects
+            with phase("verify"):
+                from orchestrator import verification
+
+                return UpReport(lab_name, verification.verify(lab, wait=2.0))
+    for note in topo.notes if engine_name == "netns" and resumed is None else ():
         progress(note)
     with phase("state file"):
         state.save()
@@ -112,21 +127,25 @@ def _up(path: Path | str | None, name: str | None, engine_name: str, bastion_bir
             def step(line: str) -> None:
                 checkpoint()
                 progress(line)
-            with phase("build (other)"):
-                lab.engine.up(lab.bastion_config(bastion_accepts(plan)), plan, step)
-                checkpoint()
-            with phase("control plane start"):
-                # The API server and controllers start beside BIRD: their start hides under BIRD's first second.
-                lab.unstored = list(plan.docs)
-                if lab.has_api_server:
-                    controlplane.start(topo, state)
-                    heartbeats.start(topo, state)
-                    progress(nodelife.summary())
-            for change in plan.changes:
-                if change.ignored:
-                    progress(change.line())
-            with phase("impairments"):
-                setup.after_build(lab, impairments, step)
+            lab.unstored = list(plan.docs)
+            if resumed is None:
+                with phase("build (other)"):
+                    lab.engine.up(lab.bastion_config(bastion_accepts(plan)), plan, step)
+                    checkpoint()
+                with phase("control plane start"):
+                    # The API server and controllers start beside BIRD: their start hides under BIRD's first second.
+                    if lab.has_api_server:
+                        controlplane.start(topo, state)
+                        heartbeats.start(topo, state)
+                        progress(nodelife.summary())
+                for change in plan.changes:
+                    if change.ignored:
+                        progress(change.line())
+                with phase("impairments"):
+                    setup.after_build(lab, impairments, step)
+                with phase("state file"):
+                    state.phase = "built"  # a crash from here on leaves a lab the next `up` repairs
+                    state.save()
             report = UpReport(lab_name, [])
             if demo:
                 # The demo's pods, certificates and proxy are built while BGP comes up. (Its module,
@@ -177,6 +196,25 @@ def _beyond_calico(files: list[Path]) -> bool:
     return any(group_of(d.api_version) != "projectcalico.org" for d in read_documents(files))
 
 
+def _repairable(topo: topology.Topology, built_from: str, progress: Progress) -> LabState | None:
+    """The lab's state when an earlier `up` of the same topology and options built it and it stands
+    (its control plane or a daemon may have died, `up` may have died after the build): `up` repairs
+    it then, keeping the user's objects. None: there is nothing, or it is built anew (saying why)."""
+    existing = LabState.load(topo.name)
+    if existing is None or existing.engine != "netns" or is_running(existing):
+        return None
+    damage = repair.assess(existing)
+    why = damage.why_not(existing, built_from)
+    if why:
+        progress(f"lab {topo.name!r} cannot be repaired ({why}): building it anew")
+        return None
+    what = "built by an `up` that did not finish" if existing.phase != "up" else "up"
+    dead = ", ".join(p.role for p in damage.dead) or "none"
+    progress(f"lab {topo.name!r} stands ({what}): repairing it in place, its namespaces and objects kept "
+             f"(dead: {dead})")
+    return existing
+
+
 def _clear_earlier(topo: topology.Topology, lab_name: str, progress: Progress) -> None:
     existing = LabState.load(lab_name)
     if existing is not None and is_running(existing):
@@ -196,9 +234,11 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
     """Wait for the sessions and for the LB routes to arrive filtered, then push the filter."""
     topo = lab.topo
     lb = lab.lb_prefixes()
+    # An `up` resumed after its push began saw them filtered already: the bastion may accept them now.
+    seen = lab.state.facts.filtered_before_push or {}
     with phase("wait for Established, LB routes filtered"):
         arrived = [checks.session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
-        arrived += [_filtered_check(topo, p) for p in lb]
+        arrived += [_filtered_check(topo, p) for p in lb if str(p) not in seen]
         results = checks.run(lab.engine, arrived, wait=ESTABLISH_WAIT)
     if not all(r.ok for r in results):
         report.results = results
@@ -206,8 +246,9 @@ def _establish_and_push(lab: Lab, report: UpReport, progress: Progress) -> None:
         return
     with phase("filter push"):
         snap = checks.Snapshot(lab.engine)
-        lab.state.facts.filtered_before_push = {
-            str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway) for p in lb}
+        lab.state.facts.filtered_before_push = {**{
+            str(p): sorted(str(x.gateway) for x in snap.filtered()[p].paths if x.gateway)
+            for p in lb if str(p) not in seen}, **seen}
         lab.state.save()
         progress(f"BGP: {len(topo.k8s_nodes)} sessions Established; "
                  f"{', '.join(map(str, lb))} filtered by the bastion's import filter, as in the workshop")

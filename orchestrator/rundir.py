@@ -22,7 +22,7 @@ bastion's BIRD reads /etc/netns/gwlab-<lab>.<bastion>/bird/bird.conf, so that in
 The nodes' calico configs stay in the run directory: /etc/netns/<ns>/calico/ would be bind-mounted
 over an /etc/calico the host does not have, and `ip netns exec` would warn at every command; a node's
 /etc/netns/<ns>/bird/bird.conf only says where its config is, so that no shell reads the host's.
-    <lab>/pods/<hash>/      a pod: volumes/, container.log; a gateway pod's envoy.yaml, xds/, admin.sock (envoy/layout.py)
+    <lab>/pods/<hash>/      a pod: volumes/, container.log, exit-status, container.pid; a gateway pod's envoy.yaml, xds/, admin.sock (envoy/layout.py)
 """
 
 from __future__ import annotations
@@ -129,6 +129,16 @@ class PodFiles:
     def marker(self) -> Path:
         """Names the pod the directory belongs to (its name is a hash)."""
         return self.root / "pod"
+
+    @property
+    def exit_status(self) -> Path:
+        """The container's exit status, written by the shell that waits for it (procs.spawn)."""
+        return self.root / "exit-status"
+
+    @property
+    def container_pid(self) -> Path:
+        """The container's PID, as the shell that waits for it started it."""
+        return self.root / "container.pid"
 
 
 class _Named(Protocol):

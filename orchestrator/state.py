@@ -231,13 +231,14 @@ class LabState:
     lab: str
     engine: str
     topology: str
-    phase: str = "starting"  # starting -> up (a lab left in "starting" is what a crash left behind)
+    phase: str = "starting"  # starting -> built (namespaces, daemons, control plane) -> up; a crash leaves the earlier
     namespaces: list[str] = field(default_factory=list)
     processes: list[Proc] = field(default_factory=list)
     bastion_bird: str = "1"  # the BIRD dialect the bastion runs
     facts: Facts = field(default_factory=Facts)  # observations kept for checks, e.g. pre-push filtered
     faults: list[FaultRecord] = field(default_factory=list)  # injected by `gwlab fault`, not yet undone
     bgp_timers: str = "fast"  # the node speakers' BGP timers: fast (the lab's) or calico (Calico's own)
+    built_from: str = ""  # a digest of what `up` was asked to build: another `up` of the same repairs it
 
     def __post_init__(self) -> None:
         if isinstance(self.facts, dict):  # as state.json holds them

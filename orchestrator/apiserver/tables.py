@@ -94,7 +94,10 @@ def _pod(o: Obj) -> list[Any]:
     statuses = _get(o, "status", "containerStatuses") or []
     total = len(_get(o, "spec", "containers") or [])
     ready = sum(1 for s in statuses if s.get("ready"))
-    restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
+    restarts: Any = sum(int(s.get("restartCount", 0)) for s in statuses)
+    ended = [t for s in statuses if (t := _get(s, "lastState", "terminated", "finishedAt"))]
+    if restarts and ended:  # as kubectl's printer: "3 (12s ago)", since the last container ended
+        restarts = f"{restarts} ({age(max(ended))} ago)"
     reason = _get(o, "status", "reason") or _get(o, "status", "phase") or "Unknown"
     for s in statuses:
         waiting = _get(s, "state", "waiting", "reason")

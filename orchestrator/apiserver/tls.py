@@ -120,9 +120,9 @@ def ensure_pki(directory: Path, host: str) -> Pki:
     client = _cert(_name(USER, "system:masters"), client_key, ca_name, ca_key, [
         (_usage(False), True), (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
         (x509.BasicConstraints(ca=False, path_length=None), True), (aki, False)])
-    for path, data, mode in ((pki.ca_key, _key_pem(ca_key), 0o600), (pki.ca_cert, ca, 0o644),
-                             (pki.server_key, _key_pem(server_key), 0o600), (pki.server_cert, server, 0o644),
-                             (pki.client_key, _key_pem(client_key), 0o600), (pki.client_cert, client, 0o644)):
+    for path, data, mode in ((pki.ca_key, _key_pem(ca_key), 0o600), (pki.ca_cert, ca, 0o600),
+                             (pki.server_key, _key_pem(server_key), 0o600), (pki.server_cert, server, 0o600),
+                             (pki.client_key, _key_pem(client_key), 0o600), (pki.client_cert, client, 0o600)):
         _write(path, data, mode)
     return pki
 

@@ -93,30 +93,32 @@ def run(lab_name: str | None, topo_path: str | None, args: list[str], replace: b
     private_dir(files.kube_cache)
     env = dict(os.environ, KUBECONFIG=str(files.kubeconfig), KUBECACHEDIR=str(files.kube_cache))
     argv = [str(KUBECTL), *args]
+    os.umask(0o077)  # kubectl's cache in the run directory: its files 0600, as every file there
     if replace:
         sys.stdout.flush()
         namespaces.enter(ns)  # this (only) thread: kubectl inherits the namespace at exec
         os.execve(argv[0], argv, env)
+    from orchestrator.controlplane.writes import store_rv
+
+    before = store_rv(files)
     with namespaces.inside(ns):
         code = subprocess.run(argv, env=env).returncode
     if code == 0 and args[:1] and args[0] in WRITES:
-        _report_controllers(files)
+        _report_controllers(files, before)
     return code
 
 
 WRITES = ("apply", "patch", "delete", "scale", "create")
 
 
-def _report_controllers(files: RunDir) -> None:
+def _report_controllers(files: RunDir, before: int) -> None:
     """gwlab's verbs wait for the lab's controllers to catch up with what kubectl wrote, and print
-    what they did (kubectl returns as soon as the API server stored it)."""
-    import json
+    what they did (kubectl returns as soon as the API server stored it): every pass since `before`,
+    the store's version when kubectl started."""
+    from orchestrator.controlplane.writes import store_rv, wait_reconciled
 
-    from orchestrator.controlplane.writes import wait_reconciled
-
-    try:
-        rv = int(json.loads(files.api_store.read_text())["resourceVersion"])
-    except (OSError, ValueError, KeyError):
+    rv = store_rv(files)
+    if not rv:
         return
-    for line in wait_reconciled(files, rv).sync_report().lines():
+    for line in wait_reconciled(files, rv, since=before).lines():
         print(line)

@@ -16,9 +16,14 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator import lab, report, verification
+    import sys
 
-    results = verification.verify(lab.open_lab(args.topo, args.lab), args.wait)
+    from orchestrator import lab, repair, report, verification
+
+    running = lab.open_lab(args.topo, args.lab)
+    if running.state.engine == "netns" and (line := repair.revive_control_plane(running.topo, running.state)):
+        print(line, file=sys.stderr)  # stdout stays the table (or the JSON)
+    results = verification.verify(running, args.wait)
     ok = all(r.ok for r in results)
     if args.json:
         report.print_json({"ok": ok, "checks": [r.as_dict() for r in results]})

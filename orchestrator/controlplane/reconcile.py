@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,8 @@ from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
 RETRY, RETRIES = 0.2, 5
-POD_CHECK = 0.5  # seconds between looks at the pods' processes while nothing is written  # a failed pass again after 0.2, 0.4, ... s
+READINESS_PERIOD = 1.0  # seconds between probes of the pods the last pass left not ready (periodSeconds)
+POD_CHECK = 0.2  # seconds between looks at the pods' processes while nothing is written (a stat read each)
 
 
 @dataclass
@@ -40,30 +42,72 @@ class _Everything(Watch):
         return True
 
 
+HISTORY = 64  # passes the marker remembers: a waiter merges every pass since its change
+
+
+@dataclass
+class Pass:
+    """What one pass did, keyed by the store's resourceVersion it covered."""
+
+    rv: int
+    report: dict[str, Any] = field(default_factory=dict)
+    ran: bool = True  # False: nothing modelled had changed, the controllers did not run
+
+
 @dataclass
 class Marker:
     rv: int = 0
-    report: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # this pass's (empty when it did not run)
     error: str = ""
     retrying: bool = False  # the error's pass will be tried again
     # Seconds of each named phase (timing.phase) of every pass since the control plane started: a
     # writer's share is the difference between its reads before its write and after its wait.
     phases: dict[str, float] = field(default_factory=dict)
+    passes: list[Pass] = field(default_factory=list)  # the last HISTORY passes, oldest first, this one last
 
     @classmethod
     def read(cls, path: Path) -> Marker:
         try:
             raw = json.loads(path.read_text())
+            passes = [Pass(int(p["rv"]), dict(p.get("report") or {}), bool(p.get("ran", True)))
+                      for p in raw.get("passes") or []]
             return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""),
-                       bool(raw.get("retrying")), {str(k): float(v) for k, v in (raw.get("phases") or {}).items()})
+                       bool(raw.get("retrying")),
+                       {str(k): float(v) for k, v in (raw.get("phases") or {}).items()}, passes)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()
 
     def phases_since(self, earlier: Marker) -> dict[str, float]:
         return {k: v - earlier.phases.get(k, 0.0) for k, v in self.phases.items() if v > earlier.phases.get(k, 0.0)}
 
-    def sync_report(self) -> SyncReport:
-        return SyncReport(**self.report) if self.report else SyncReport()
+    def sync_report(self, since: int | None = None) -> SyncReport:
+        """What the controllers did for a change written after the store's version `since` (default:
+        the passes at this marker's version): every pass past it merged, since the pass that acted on
+        the change may be followed by passes its own status writes started, which had nothing to do.
+        What is not ready, and why pods wait, is the last pass's word that ran."""
+        if not self.passes:  # a marker written before passes were kept
+            return SyncReport(**self.report) if self.report else SyncReport()
+        since = self.rv - 1 if since is None else since
+        merged = SyncReport()
+        ran = [p for p in self.passes if p.ran]
+        for p in self.passes:
+            if p.rv <= since or not p.ran:
+                continue
+            one = SyncReport(**p.report)
+            for name in ("created", "removed", "kube_proxy", "reloaded", "speakers"):
+                into: list[str] = getattr(merged, name)
+                into += [x for x in getattr(one, name) if x not in into]
+        if ran:
+            last = SyncReport(**ran[-1].report)
+            merged.not_ready, merged.waiting = last.not_ready, last.waiting
+        return merged
+
+    def record(self, path: Path, ran: bool) -> None:
+        """Written as the marker at `path`, this pass appended to the history the last one carried
+        (bounded). `ran`: the controllers ran (the modelled objects had changed)."""
+        previous = Marker.read(path)
+        self.passes = [*previous.passes, Pass(self.rv, self.report, ran and not self.error)][-HISTORY:]
+        atomic_write(path, json.dumps(asdict(self)))
 
 
 class Reconciler:
@@ -82,6 +126,7 @@ class Reconciler:
             objects.store.watches.append(self.watch)
         self._stop = threading.Event()
         self.owned: list[workloads.Owned] = []  # the controllers' own objects, repaired when deleted
+        self._next_probe = 0.0
 
     def documents(self) -> list[Document]:
         docs = []
@@ -104,7 +149,7 @@ class Reconciler:
         writeback.statuses(self.objects, alloc.statuses)
         waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
         specs = alloc.pod_specs()
-        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting)
+        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting, self.records.containers)
         self.owned = owned + workloads.replica_sets(self.objects, world, set(alloc.ready))
         writeback.endpoints(self.objects, list(world.services.values()), specs)
         by_key = {s.key: s for s in specs}
@@ -113,6 +158,12 @@ class Reconciler:
                 spec = by_key[key]
                 writeback.event(self.objects, spec.namespace, "Pod", spec.name, "Started",
                                 f"Started on {spec.node} at {spec.ip} for {spec.owner}", component="kubelet")
+        from orchestrator.engines.netns.kubelet import drain_events
+
+        for key, events in drain_events(self.records).items():  # restarts and back-offs, in order
+            namespace, _, name = key.partition("/")
+            for reason, message, kind in events:
+                writeback.event(self.objects, namespace, "Pod", name, reason, message, kind, "kubelet", again=True)
         for key in report.removed:
             namespace, _, name = key.partition("/")
             writeback.event(self.objects, namespace, "Pod", name, "Killing",
@@ -135,14 +186,17 @@ class Reconciler:
 
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
-        docs = self.documents()
+        with self.objects.store.lock:  # the version and the documents read together
+            rv = max(rv, self.objects.store.rv)
+            docs = self.documents()
         fingerprint = json.dumps([[d.body for d in docs], sorted(nodelife.unready(self.files))], sort_keys=True)
         if any(o.missing(self.objects) for o in self.owned):
             self.fingerprint = ""  # someone deleted the controllers' own object: a whole pass makes it again
         marker = Marker(rv)
         # A pod's process died: a whole pass (looked at here too: the nodes' Lease renewals wake this
         # loop every second, so it is seldom quiet long enough for run()'s own look).
-        if fingerprint != self.fingerprint or self.pod_died():
+        ran = fingerprint != self.fingerprint or self.pod_died()
+        if ran:
             try:
                 report = self.sync(docs)
                 for name, seconds in report.phases.items():
@@ -154,11 +208,9 @@ class Reconciler:
             except Exception:  # one bad pass must not end the control plane; its log says why
                 marker.error = "the controllers failed: " + traceback.format_exc(limit=5)
                 print(marker.error, flush=True)
-        else:
-            marker = Marker(rv, Marker.read(self.files.reconciled).report)
         marker.retrying = bool(marker.error) and retrying
         marker.phases = dict(self.phase_totals)
-        atomic_write(self.files.reconciled, json.dumps(asdict(marker)))
+        marker.record(self.files.reconciled, ran)
         return not marker.error
 
     def run(self) -> None:
@@ -177,10 +229,22 @@ class Reconciler:
                 pass
 
     def pod_died(self) -> bool:
-        """A pod's process is gone (the kubelet's part, until issue 11's kubelet restarts it itself)."""
-        from orchestrator.engines.netns import procs
+        """A pod's process is gone and the kubelet's back-off (if any) has run out, or (looked at once a
+        second) a pod left not ready answers its readiness probe now: a pass is due."""
+        from orchestrator.engines.netns import kubelet
 
-        return any(p.role.startswith("pod:") and not procs.alive(p) for p in self.records.processes)
+        if kubelet.due(self.records):
+            return True
+        if time.monotonic() < self._next_probe:
+            return False
+        self._next_probe = time.monotonic() + READINESS_PERIOD
+        from orchestrator.engines.netns.controllers import Controllers
+        from orchestrator.engines.netns.pods import PodPlane
+
+        host = self.engine.host  # type: ignore[attr-defined]
+        alloc = Controllers(host).allocations()
+        return kubelet.became_ready(alloc.pod_specs(), set(alloc.ready), kubelet.backing_off(self.records),
+                                    PodPlane(host, []).ready)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="controllers", daemon=True)

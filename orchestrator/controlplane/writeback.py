@@ -14,6 +14,7 @@ from orchestrator.apiserver.defaults import now
 from orchestrator.apiserver.errors import ApiError
 from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.messages import LOG_ANNOTATION
+from orchestrator.engines.netns.records import Container  # the kubelet's record of a pod's container: its status
 from orchestrator.k8s import kinds
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME
 from orchestrator.k8s.world import PodSpec, ServiceSpec
@@ -86,41 +87,56 @@ def nodes(objects: Objects, topo: Topology) -> None:
                              "operatingSystem": "linux", "architecture": "amd64", "kubeProxyVersion": ""}}})
 
 
-def _pod(spec: PodSpec, topo: Topology, files: RunDir, ready: bool, waiting: str, started: str) -> dict[str, Any]:
-    container = "envoy" if spec.role == "gateway" else "echoserver"
+def _pod(spec: PodSpec, topo: Topology, files: RunDir, ready: bool, waiting: str, started: str,
+         container: Container | None = None, old: dict[str, Any] | None = None) -> dict[str, Any]:
+    name = "envoy" if spec.role == "gateway" else "echoserver"
     node_ip = str(topo.node(spec.node).address.ip)
     cond = "True" if ready else "False"
+    c = container or Container()
+    backing_off = bool(c.next_start)
     if waiting:
         state: dict[str, Any] = {"waiting": {"reason": "ContainerCreating"}}
+    elif backing_off:
+        state = {"waiting": {"reason": "CrashLoopBackOff", "message": (
+            f"back-off {c.delay:.0f}s restarting failed container={name} pod={spec.name}_{spec.namespace}")}}
     else:
-        state = {"running": {"startedAt": started}}
-    conditions = [{"type": t, "status": s, "lastTransitionTime": started} for t, s in (
+        state = {"running": {"startedAt": c.started_at or started}}
+    was = {x.get("type"): x for x in ((old or {}).get("status") or {}).get("conditions") or []}
+    stamp = now()
+
+    def condition(kind: str, status: str) -> dict[str, Any]:
+        # its lastTransitionTime moves only when its status does
+        before = was.get(kind) or {}
+        since = before.get("lastTransitionTime") if before.get("status") == status else None
+        return {"type": kind, "status": status, "lastTransitionTime": since or (started if not before else stamp)}
+    conditions = [condition(t, s) for t, s in (
         ("PodReadyToStartContainers", "False" if waiting else "True"), ("Initialized", "True"),
         ("Ready", cond), ("ContainersReady", cond), ("PodScheduled", "True"))]
     if not ready:
-        for c in conditions[2:4]:
-            c["reason"] = "ContainersNotReady"
-            c["message"] = f"containers with unready status: [{container}]"
+        for cd in conditions[2:4]:
+            cd["reason"] = "ContainersNotReady"
+            cd["message"] = f"containers with unready status: [{name}]"
+    status = {"name": name, "image": "gwlab/" + name, "imageID": "", "ready": ready,
+              "restartCount": c.restart_count, "started": not waiting and not backing_off, "state": state,
+              "lastState": {"terminated": c.last.to_api()} if c.last else {}}
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": dict(spec.labels),
                      "annotations": {LOG_ANNOTATION: str(files.pod(spec.key).log), MANAGED: spec.owner}},
         "spec": {"nodeName": spec.node, "restartPolicy": "Always",
-                 "containers": [{"name": container, "image": "gwlab/" + container,
+                 "containers": [{"name": name, "image": "gwlab/" + name,
                                  "ports": [{"containerPort": p, "protocol": "TCP"} for p in spec.ports],
                                  "env": [{"name": k, "value": v} for k, v in sorted(spec.env.items())]}]},
         "status": {"phase": "Pending" if waiting else "Running", "conditions": conditions, "hostIP": node_ip,
                    "hostIPs": [{"ip": node_ip}], "podIP": spec.ip, "podIPs": [{"ip": spec.ip}],
-                   "startTime": started, "qosClass": "BestEffort",
-                   "containerStatuses": [{"name": container, "image": "gwlab/" + container, "imageID": "",
-                                          "ready": ready, "restartCount": 0, "started": not waiting,
-                                          "state": state}]},
+                   "startTime": started, "qosClass": "BestEffort", "containerStatuses": [status]},
     }
 
 
 def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], ready: set[str],
-         waiting: dict[str, str]) -> None:
-    """Pod objects for what runs (or waits), the stale ones removed."""
+         waiting: dict[str, str], containers: dict[str, Container] | None = None) -> None:
+    """Pod objects for what runs (or waits), the stale ones removed; `containers`: the kubelet's
+    record of each pod's container (restarts, last termination, back-off)."""
     r = _res(PODS)
     wanted = {s.key: s for s in specs}
     for obj in objects.list_of(r, None)[0]:
@@ -137,11 +153,13 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
         namespace(objects, ns)
     for key, spec in sorted(wanted.items()):
         try:
-            started = objects.get(r, spec.namespace, spec.name)["metadata"]["creationTimestamp"]
+            current: dict[str, Any] | None = objects.get(r, spec.namespace, spec.name)
+            started = current["metadata"]["creationTimestamp"] if current else now()
         except ApiError:
-            started = now()
+            current, started = None, now()
         try:
-            _put(objects, r, _pod(spec, topo, files, key in ready, waiting.get(key, ""), started))
+            _put(objects, r, _pod(spec, topo, files, key in ready, waiting.get(key, ""), started,
+                                  (containers or {}).get(key), current))
         except ApiError:
             continue  # its namespace is going away: the next pass removes the pod
         if key in waiting:
@@ -186,7 +204,8 @@ def bad_certificate(objects: Objects, spec: PodSpec) -> str:
 def event(objects: Objects, namespace: str, kind: str, name: str, reason: str, message: str,
           kind_of_event: str = "Normal", component: str = "gwlab-controllers", again: bool = False) -> None:
     """One Event per (object, reason), its count raised when it happens again (as the recorder does);
-    the same message is recorded again only when `again` says it happened anew (a node NotReady twice)."""
+    a repeated message is one more occurrence only when `again` says it happened anew (a restart, a
+    node NotReady twice), not when a pass restates it."""
     r = _res(EVENTS)
     ev_name = f"{name}.{reason.lower()}"
     stamp = now()

@@ -5,6 +5,7 @@ then a wait until the control plane has reconciled past the writes (its marker).
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from orchestrator.cluster import Change
 from orchestrator.controlplane.client import Client, Reply
 from orchestrator.controlplane.objects import object_path, resource_of
 from orchestrator.controlplane.reconcile import Marker
+from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.k8s import kinds
 from orchestrator.manifests import Document
@@ -86,15 +88,24 @@ def write(client: Client, docs: list[Document], ignored: dict[tuple[str, str, st
     return changes, int(listed.body["metadata"]["resourceVersion"])
 
 
-def wait_reconciled(files: RunDir, rv: int, timeout: float = RECONCILE_WAIT) -> Marker:
-    """The control plane's marker once it has reconciled the store at rv or later."""
+def store_rv(files: RunDir) -> int:
+    """The store's resourceVersion as persisted (every write is on disk before it returns); 0 if unread."""
+    try:
+        return int(json.loads(files.api_store.read_text())["resourceVersion"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def wait_reconciled(files: RunDir, rv: int, timeout: float = RECONCILE_WAIT, since: int | None = None) -> SyncReport:
+    """What the control plane's controllers did once they have reconciled the store at rv or later:
+    every pass after the store's version `since` (before the change was written; default rv - 1)."""
     deadline = time.monotonic() + timeout
     while True:
         marker = Marker.read(files.reconciled)
         if marker.rv >= rv and not marker.retrying:
             if marker.error:
                 raise LabError(f"the lab's controllers failed on this change: {marker.error}")
-            return marker
+            return marker.sync_report(rv - 1 if since is None else since)
         if time.monotonic() > deadline:
             raise LabError(f"the lab's controllers did not catch up with the change within {timeout:.0f} s "
                            f"(reconciled {marker.rv}, written {rv}); see {files.controlplane_log}")

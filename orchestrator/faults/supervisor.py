@@ -29,7 +29,8 @@ def start_bird(state: LabState, node: str, graceful: bool) -> Proc:
     files = RunDir(state.lab).node(node)
     files.bird_socket.unlink(missing_ok=True)
     argv = [str(binaries.bird_binaries("1").bird), "-f", "-c", str(files.bird_config), "-s", str(files.bird_socket)]
-    proc = procs.spawn(f"bird:{node}", ns_name(state.lab, node), argv + (["-R"] if graceful else []), files.bird_out)
+    proc = procs.spawn(f"bird:{node}", ns_name(state.lab, node), argv + (["-R"] if graceful else []), files.bird_out,
+                       caps=procs.BIRD_CAPS)
     state.add_processes([proc])
     return proc
 

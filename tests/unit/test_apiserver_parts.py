@@ -62,6 +62,10 @@ def test_table_cells_for_pods_services_and_a_gateway() -> None:
                     "containerStatuses": [{"ready": True, "restartCount": 2}, {"ready": False, "restartCount": 1}]}}
     assert cells(pod, p)[:4] == ["p", "1/2", "Running", 3]
     assert cells(pod, p)[5:7] == ["10.50.0.17", "w1"]
+    # as kubectl prints a container that ended before: "3 (12s ago)", from the last termination
+    ended = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    p["status"]["containerStatuses"][0]["lastState"] = {"terminated": {"exitCode": 137, "finishedAt": ended}}
+    assert cells(pod, p)[3] == "3 (3h ago)"  # seconds are not shown at this age
     s = {"metadata": {"name": "s"}, "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10",
                                              "ports": [{"port": 6443, "nodePort": 31000, "protocol": "TCP"}]}}
     assert cells(svc, s)[1:5] == ["LoadBalancer", "10.96.0.10", "<pending>", "6443:31000/TCP"]

@@ -28,7 +28,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("orchestrator.engines", "orchestrator.controlplane"),
     ("orchestrator.lab", "orchestrator.checks"),
     ("orchestrator.bastion", "orchestrator.demo", "orchestrator.verification", "orchestrator.capture",
-     "orchestrator.faults", "orchestrator.shell", "orchestrator.graph"),
+     "orchestrator.faults", "orchestrator.shell", "orchestrator.graph", "orchestrator.repair"),
     ("orchestrator.runbook",),
     ("orchestrator.cli", "orchestrator.__main__"),
 ]

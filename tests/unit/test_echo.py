@@ -1,7 +1,9 @@
 """The echo-basic compatible server: pure functions, then the real server under curl and h2load.
 
-Every server here listens on 127.0.0.1 only, on ports the kernel picks, and is stopped by the PID
-this module started.
+Every server here listens on 127.0.0.1 of a scratch network namespace this module makes (named as
+the lab's are, so `gwlab clean` finds a leftover) and removes at its end; the servers, curl and
+h2load run inside it, never in the host's namespace. Ports are the kernel's pick; each server is
+stopped by the PID this module started.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,7 @@ from orchestrator.echo.handler import (
 )
 from orchestrator.echo.server import EchoConfig
 from orchestrator.echo.tlsinfo import ServerTLS, TLSInfo
+from orchestrator.engines.netns import namespaces as netns
 
 POD = "passthrough-echoserver-674f8cf47b-4l64m"
 HOST = "passthrough.example.com"
@@ -45,6 +49,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 needs_curl = pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
 needs_h2load = pytest.mark.skipif(not shutil.which("h2load"), reason="h2load not installed")
+
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch_namespace() -> Iterator[None]:
+    """This module's tests run with this thread in a namespace of their own, its loopback up: what
+    they start (servers, curl, h2load) inherits it."""
+    if os.geteuid() != 0:
+        pytest.skip("a scratch network namespace needs root")
+    name = f"gwlab-echo-{uuid.uuid4().hex[:8]}.scratch"
+    try:
+        with netns.create(name):
+            pass
+        with netns.inside(name):
+            subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+            yield
+    finally:
+        netns.remove(name)
 
 
 # ---- pure functions ---------------------------------------------------------------------------

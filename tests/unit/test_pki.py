@@ -131,8 +131,10 @@ def test_files_names_and_modes(certs: pki.LabCerts) -> None:
     ]
     assert stat.S_IMODE(certs.ca_key.stat().st_mode) == 0o600
     assert stat.S_IMODE(certs.leaf_key.stat().st_mode) == 0o600
-    assert stat.S_IMODE(certs.ca_cert.stat().st_mode) == 0o644
-    assert stat.S_IMODE(certs.leaf_cert.stat().st_mode) == 0o644
+    # certificates too: every file of the run directory is its owner's alone
+    assert stat.S_IMODE(certs.ca_cert.stat().st_mode) == 0o600
+    assert stat.S_IMODE(certs.leaf_cert.stat().st_mode) == 0o600
+    assert stat.S_IMODE(certs.directory.stat().st_mode) == 0o700
 
 
 def _contents(paths: pki.LabCerts) -> list[bytes]:

@@ -81,7 +81,8 @@ class Scratch:
         conf.write_text(copy.text)
         bird = binaries.bird_binaries(self.dialect).bird
         self.proc = procs.spawn(f"bird:scratch-{self.config.label}", self.router_ns,
-                                [str(bird), "-f", "-c", str(conf), "-s", str(self.sock)], self.dir / "bird.out")
+                                [str(bird), "-f", "-c", str(conf), "-s", str(self.sock)], self.dir / "bird.out",
+                                caps=procs.BIRD_CAPS)
 
     def wait_ready(self, deadline: float) -> list[parse.ProtocolDetail]:
         last = ""

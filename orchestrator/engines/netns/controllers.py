@@ -23,8 +23,9 @@ from orchestrator.calico.models import IPPool
 from orchestrator.cluster import ClusterPlan, calico_objects
 from orchestrator.controlplane import nodelife
 from orchestrator.engines.base import SyncReport
-from orchestrator.engines.netns import procs, proxy
+from orchestrator.engines.netns import proxy
 from orchestrator.engines.netns.host import NodeHost
+from orchestrator.engines.netns.kubelet import Kubelet, backing_off
 from orchestrator.engines.netns.pods import ENVOY_READY, PodPlane
 from orchestrator.timing import phase
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
@@ -100,11 +101,13 @@ class Controllers:
         for key in leaving:
             plane.remove(key, TERMINATION_GRACE)
             report.removed.append(key)
-        # A pod whose process died is started again, as the kubelet restarts a container.
-        for key, proc in list(running.items()):
-            if key in world.pods and not procs.alive(proc):
-                plane.remove(key)
-                del running[key]
+        kubelet = Kubelet(self.host.state, plane)
+        kubelet.forget(leaving)
+        # A pod whose process died is started again (with the kubelet's back-off) in its namespace.
+        for key in kubelet.restart_dead(running, world):
+            plane.remove(key)
+            del running[key]
+        off = backing_off(self.host.state)
         new = [p for p in world.pods.values() if p.key not in running]
         # A pod whose Secret does not exist waits for it (ContainerCreating), as on a cluster.
         waiting = {p.key: plane.missing_secrets(p, world) for p in new if plane.missing_secrets(p, world)}
@@ -112,13 +115,16 @@ class Controllers:
         report.waiting = {k: f"waiting for Secret {', '.join(v)}" for k, v in waiting.items()}
         backends = [p for p in new if p.role == "echo"]
         plane.create(backends, world)
+        kubelet.started([p.key for p in backends])
         report.created += [p.key for p in backends]
         # A new proxy starts beside its backends, as pods of two Deployments do: Envoy's start hides
         # under the echo servers' own; their endpoints reach it through EDS once they are ready.
         gateways = [p for p in new if p.role == "gateway"]
         plane.create(gateways, world)
+        kubelet.started([p.key for p in gateways])
         report.created += [p.key for p in gateways]
-        ready, _ = plane.wait_ready([p for p in world.pods.values() if p.role == "echo"], wait if backends else 0.5)
+        ready, _ = plane.wait_ready([p for p in world.pods.values() if p.role == "echo" and p.key not in off],
+                                    wait if backends or kubelet.restarted else 0.5)
         alloc.ready = sorted(set(ready) | {k for k in alloc.ready if k in world.pods and world.pods[k].role != "echo"})
         # A NotReady node's pods are not ready (the node lifecycle's MarkPodsNotReady): out of the endpoints.
         unready_nodes = nodelife.unready(self.host.files)
@@ -127,7 +133,7 @@ class Controllers:
         # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         report.reloaded, refused = plane.sync_gateways(world)
-        gw_pods = [p for p in world.pods.values() if p.role == "gateway"]
+        gw_pods = [p for p in world.pods.values() if p.role == "gateway" and p.key not in off]
         with phase(ENVOY_READY):
             ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}

@@ -63,7 +63,7 @@ class NetnsEngine(Engine):
         files.bird_socket.unlink(missing_ok=True)
         return procs.spawn(f"bird:{self.topo.node(node).name}", self.ns(node),
                            [str(bird), "-f", "-c", str(files.bird_config), "-s", str(files.bird_socket)],
-                           files.bird_out)
+                           files.bird_out, caps=procs.BIRD_CAPS)
 
     def stop_bird(self, node: str) -> bool:
         """SIGTERM the node's BIRD (it withdraws its routes at once). False if it was not running."""

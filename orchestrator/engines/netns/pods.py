@@ -131,12 +131,24 @@ class PodPlane:
         ns = pod_ns(self.lab, pod)
         if pod.role == "echo":
             return procs.spawn(role(pod), ns, [sys.executable, "-m", "orchestrator.echo"], paths.log,
-                               env=self._echo_env(pod, world), cwd=paths.root, uid=POD_UID)
+                               env=self._echo_env(pod, world), cwd=paths.root, uid=POD_UID,
+                               status=(paths.exit_status, paths.container_pid))
         gw = next(g for g in world.gateways.values() if g.pod == pod.key)
         where = proxy.layout(paths.root)
         with phase(ENVOY_START):
             proxy.configure(gw, world, where, pod.name)
-            return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID)
+            return procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID,
+                               status=(paths.exit_status, paths.container_pid))
+
+    def namespace(self, pod: PodSpec) -> str:
+        return pod_ns(self.lab, pod)
+
+    def restart(self, pod: PodSpec, world: World) -> None:
+        """The pod's process started again in its namespace, as the kubelet restarts a container in
+        its sandbox: its address, veth and routes stay."""
+        if pod.role == "gateway":
+            proxy.layout(self.paths(pod).root).admin_socket.unlink(missing_ok=True)
+        self.host.state.add_processes([self._start(pod, world)])
 
     def _pod_dir(self, pod: PodSpec) -> PodFiles:
         """The pod's directory, owned by the pod's user (0700), with its log; the directories above

@@ -30,6 +30,7 @@ def _start_time(pid: int) -> int | None:
 
 NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
+SH = shutil.which("sh") or "/bin/sh"
 
 
 def unprivileged(uid: int, argv: list[str]) -> list[str]:
@@ -40,34 +41,93 @@ def unprivileged(uid: int, argv: list[str]) -> list[str]:
             "--bounding-set=-all", "--no-new-privs", "--", *argv]
 
 
+BIRD_CAPS = ("net_admin", "net_bind_service", "net_raw", "net_broadcast")  # what a routing daemon needs
+
+
+def confined(caps: tuple[str, ...], argv: list[str]) -> list[str]:
+    """argv run as root with no capability beyond `caps`: the bounding set cut to them (so what
+    it holds after exec, permitted and effective, is at most those), none inheritable, and no-new-privs."""
+    return [SETPRIV, "--inh-caps=-all", "--bounding-set=-all," + ",".join("+" + c for c in caps),
+            "--no-new-privs", "--", *argv]
+
+
 def alive(proc: Proc) -> bool:
     if _start_time(proc.pid) != proc.start_time:
         return False
     try:
         # nsenter (and setpriv) exec the daemon in place: right after spawn, the PID may still be theirs.
-        return os.readlink(f"/proc/{proc.pid}/exe") in (proc.exe, os.path.realpath(NSENTER), os.path.realpath(SETPRIV))
+        # (and a pod's waiting shell forks it: for an instant it is the shell)
+        return os.readlink(f"/proc/{proc.pid}/exe") in (proc.exe, os.path.realpath(NSENTER), os.path.realpath(SETPRIV),
+                                                        os.path.realpath(SH))
     except OSError:
         return False
 
 
+# A pod's process runs under a shell that waits for it and leaves its exit status in the pod's
+# directory: once the control plane has been started again, the pod is no child of it, and no other
+# process could learn how it ended. The shell's own child is the PID recorded (what `fault kill` signals).
+_WAITER = 'umask 077; s=$1; p=$2; shift 2; "$@" & echo $! > "$p"; exec 2>/dev/null; wait $!; echo $? > "$s.new"; mv -f "$s.new" "$s"'
+_launchers: set[int] = set()  # waiting shells this process started: reaped once they exit
+
+
 def spawn(role: str, ns: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None, uid: int | None = None) -> Proc:
+          cwd: Path | None = None, uid: int | None = None, status: tuple[Path, Path] | None = None,
+          caps: tuple[str, ...] | None = None) -> Proc:
     """Start argv inside namespace `ns`, detached from our terminal, output appended to `log`.
 
     nsenter enters the namespace and execs argv, so the PID is the daemon's; it is spawned
-    without a preexec hook, which lets Python use vfork (a fork of this process costs ~4 ms)."""
+    without a preexec hook, which lets Python use vfork (a fork of this process costs ~4 ms).
+    `status` (exit status file, PID file): argv runs under a shell that writes its exit status
+    there when it ends; the PID recorded is still argv's. `caps`: argv keeps only these capabilities
+    (as root; `uid` runs it unprivileged with none)."""
     exe = os.path.realpath(shutil.which(argv[0]) or argv[0])
-    with open(log, "ab") as out:
+    run = unprivileged(uid, argv) if uid is not None else confined(caps, argv) if caps is not None else argv
+    # The waiting shell stays root: setpriv resolves argv's path before it drops privileges (the
+    # interpreter may sit under a directory the pod's user cannot enter); the pod's process does not.
+    run = run if status is None else [SH, "-c", _WAITER, "sh", str(status[0]), str(status[1]), *run]
+    if status is not None:
+        for old in status:
+            old.unlink(missing_ok=True)
+    # What the daemon creates (BIRD's log and socket) and its output are its owner's alone (0600).
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         child = subprocess.Popen(
-            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *(argv if uid is None else unprivileged(uid, argv))], stdin=subprocess.DEVNULL, stdout=out,
+            [NSENTER, f"--net={namespaces.path_of(ns)}", "--", *run],
+            stdin=subprocess.DEVNULL, stdout=out, umask=0o077,
             stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd, close_fds=True)
-    start = _start_time(child.pid)
+    pid = child.pid if status is None else _waited_child(child, status[1])
+    start = _start_time(pid)
     if start is None:
         child.wait()
         raise OSError(f"{argv[0]} exited at once (exit code {child.returncode}); see {log}")
+    if status is not None:
+        _launchers.add(child.pid)
     # The lab outlives this process: forget the Popen so it is not reaped or warned about here.
     child.returncode = 0
-    return Proc(role, child.pid, start, exe, ns, argv, str(log))
+    return Proc(role, pid, start, exe, ns, argv, str(log))
+
+
+def _waited_child(child: subprocess.Popen[bytes], pid_file: Path, timeout: float = 5.0) -> int:
+    """The PID of the shell's child once the shell wrote it (bounded); the shell's own if it never did.
+    The child may not have exec'd yet (`alive` accepts the shell's and setpriv's executables)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            return int(pid_file.read_text())
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.001)
+    return child.pid
+
+
+def reap_launchers() -> None:
+    """The waiting shells of pods that ended, reaped (they are this process's children)."""
+    for pid in list(_launchers):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _launchers.discard(pid)
 
 
 def _reap(pid: int) -> None:
