@@ -3,8 +3,9 @@
 The lab owns one table in the namespace, `netdev gwlab_impair`, with one chain per impaired interface,
 `egress-<interface>`, on the interface's egress hook (CONFIG_NETFILTER_EGRESS): every packet the
 interface sends passes it before the qdisc, as every packet reaches netem's enqueue, ARP included.
-Its one rule drops a packet when `numgen random mod 1000000` is below the loss in millionths
-(netem's loss resolution is finer, 2^-32; gwlab reads percentages to 4 decimals anyway), and counts
+Its one rule drops a packet when `numgen random mod 1000000` is at most the loss in millionths less
+one (nft refuses a constant equal to the modulus, so 100% is `<= 999999`; netem's resolution is finer,
+2^-32, and a loss below one in a million is rounded up to it, which `show` then reports), and counts
 what it dropped. A set is one nft transaction (the chain made if missing, flushed, its rule added), so
 the kernel applies all of it or none of it.
 """
@@ -48,7 +49,8 @@ def chain_of(interface: str) -> str:
 
 
 def threshold(loss_pct: float) -> int:
-    return min(MODULUS, round(loss_pct * MODULUS / 100))
+    """Packets in a million the rule drops (at least one for any loss)."""
+    return max(1, min(MODULUS, round(loss_pct * MODULUS / 100)))
 
 
 def set_script(interface: str, loss_pct: float) -> str:
@@ -58,7 +60,7 @@ def set_script(interface: str, loss_pct: float) -> str:
     return (f"add table {FAMILY} {TABLE}\n"
             f"add chain {where} {{ type filter hook egress device \"{interface}\" priority 0; policy accept; }}\n"
             f"flush chain {where}\n"
-            f"add rule {where} numgen random mod {MODULUS} < {threshold(loss_pct)} counter drop "
+            f"add rule {where} numgen random mod {MODULUS} <= {threshold(loss_pct) - 1} counter drop "
             f"comment \"gwlab netem loss {loss_pct:g}%\"\n")
 
 
@@ -97,10 +99,10 @@ def _rule_of(interface: str, rules: list[dict[str, Any]]) -> LossRule:
     try:
         match, counter, verdict = expr
         left = match["match"]["left"]["numgen"]
-        if (match["match"]["op"] != "<" or left["mode"] != "random" or int(left["mod"]) != MODULUS
+        if (match["match"]["op"] != "<=" or left["mode"] != "random" or int(left["mod"]) != MODULUS
                 or int(left.get("offset", 0)) != 0 or "drop" not in verdict):
             raise ValueError
-        return LossRule(interface, round(int(match["match"]["right"]) * 100 / MODULUS, 4),
+        return LossRule(interface, round((int(match["match"]["right"]) + 1) * 100 / MODULUS, 4),
                         int(counter["counter"]["packets"]))
     except (ValueError, KeyError, TypeError):
         return LossRule(interface, None, 0)
