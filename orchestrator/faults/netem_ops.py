@@ -73,3 +73,26 @@ def show(lab: Lab, target: str | None) -> list[Row]:
         spaces = [(n.name, namespace_of(lab.topo, n.name), None) for n in lab.topo.routers]
         spaces.append((lab.topo.bridge, namespace_of(lab.topo, lab.topo.bridge), None))
     return [Row.of(label, applied) for label, ns, iface in spaces for applied in apply.show(ns, iface)]
+
+
+def restore_declared(lab: Lab) -> list[str]:
+    """`fault clear`'s part: every interface's impairment back to what the topology declares (none for
+    most), whatever `netem set` did since `up`. One line per interface changed."""
+    from orchestrator.faults.setup import declared, namespace_of
+
+    wanted = {(d.node, d.interface): d.spec for d in declared(lab.topo)}
+    done = []
+    for label in [n.name for n in lab.topo.routers] + [lab.topo.bridge]:
+        ns = namespace_of(lab.topo, label)
+        for applied in apply.show(ns):
+            want = wanted.get((label, applied.interface))
+            if applied.spec == want:
+                continue
+            where = f"{label}:{applied.interface}"
+            if want is None:
+                apply.reset(ns, applied.interface)
+                done.append(f"netem {where}: {applied.describe()} removed")
+            else:
+                apply.set_impairment(ns, applied.interface, want, where)
+                done.append(f"netem {where}: back to the topology's {want.describe()}")
+    return done
