@@ -83,13 +83,15 @@ def set_impairment(ns: str, interface: str, spec: NetemSpec, where: str) -> Appl
 
 def show(ns: str, interface: str | None = None) -> list[Applied]:
     qdiscs = tc.show(ns, interface)
-    losses = {} if kernel_support().netem else nft.read(ns)
+    support = kernel_support()
+    losses = nft.read(ns) if support.nft_egress and not support.netem else {}
     return [combine(q, losses.get(q.interface)) for q in qdiscs]
 
 
 def reset(ns: str, interface: str) -> bool:
     """Remove the interface's impairment, every mechanism's; False when it had none."""
     had = tc.reset(ns, interface)
-    if not kernel_support().netem:
+    support = kernel_support()
+    if support.nft_egress and not support.netem:
         had = nft.remove(ns, interface) or had
     return had
