@@ -1,13 +1,16 @@
 """gwlab netem on a real lab, on whatever this kernel has (netem, or tbf and nftables without it):
 impairments declared in the topology applied by `up` and shown; 100% loss on a worker's segment link
 proved by a TCP connect that fails and the packets counted where they were dropped; a refused set
-changing nothing; reset, `fault clear`, `down` and `clean` after a lost state leaving nothing."""
+changing nothing; a rate bounding a transfer's throughput; reset, `fault clear` and `clean` after a
+lost state leaving nothing."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,7 @@ import yaml
 from orchestrator.engines.netns import namespaces as netns
 from orchestrator.impair import nft
 from orchestrator.impair.support import kernel_support
+from orchestrator.impair.tbf import options_for_rate
 from orchestrator.state import ns_name, run_dir
 
 from .helpers import gwlab, leftovers, sized_topology
@@ -53,6 +57,34 @@ def connects(lab: str, server: socket.socket, timeout: float) -> bool:
         return False
     finally:
         c.close()
+
+
+def transfer(lab: str, server: socket.socket, payload: int) -> tuple[int, float]:
+    """`payload` bytes over TCP from the bastion to worker2's listener: (bytes read, seconds from before
+    the connect to the last byte read)."""
+    with netns.inside(ns_name(lab, "bastion")):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    got = 0
+    try:
+        c.settimeout(10)
+        start = time.monotonic()
+        c.connect(("10.0.1.13", PORT))
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        sender = threading.Thread(target=c.sendall, args=(b"x" * payload,))
+        sender.start()
+        while got < payload:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+        elapsed = time.monotonic() - start
+        sender.join(10)
+        conn.close()
+    finally:
+        c.close()
+    assert got == payload
+    return got, elapsed
 
 
 def shown(lab: str, *target: str) -> dict[tuple[str, str], dict[str, object]]:
@@ -97,20 +129,25 @@ def test_declared_at_up_loss_counted_on_a_worker_refusal_and_cleanup(lab_name: s
             assert "nothing was changed" in out.stderr and "Traceback" not in out.stderr
             assert shown(lab_name, "worker2:eth1")[("calico-worker2", "eth1")]["impairment"] == \
                 before[("calico-worker2", "eth1")]["impairment"] == "loss 100%"
-            gwlab("netem", "set", "--lab", lab_name, "worker2", "--loss", "100")  # as it was, for what follows
 
         out = gwlab("netem", "reset", "--lab", lab_name, "worker2")
         assert "impairment removed" in out.stdout
         assert connects(lab_name, server, 2.0)
         assert nft.read(w2) == {}
 
-    gwlab("netem", "set", "--lab", lab_name, "worker2", "--rate", "5000")
+        # a rate on the bastion's link: what it sends to worker2 goes no faster. A token bucket passes
+        # at most its burst plus the rate for the time it ran (load only slows the transfer), and the
+        # payload is part of what passed; unshaped, 400 kB cross the segment in milliseconds.
+        gwlab("netem", "set", "--lab", lab_name, "bastion", "--rate", "4000")
+        payload, elapsed = transfer(lab_name, server, 400_000)
+        assert (payload - options_for_rate(4000, 1500).burst_bytes) * 8 / 1000 / elapsed <= 4000, elapsed
+
     gwlab("netem", "set", "--lab", lab_name, "calico-worker", "--loss", "50")
     out = gwlab("fault", "clear", "--lab", lab_name)
-    assert "netem calico-worker2:eth1: rate 5000kbit removed" in out.stdout
+    assert "netem bastion:eth1: rate 4000kbit removed" in out.stdout
     assert "netem calico-worker:eth1: back to the topology's loss 5% rate 100000kbit" in out.stdout
     rows = shown(lab_name)
-    assert rows[("calico-worker2", "eth1")]["impairment"] == "no impairment"
+    assert rows[("bastion", "eth1")]["impairment"] == "no impairment"
     assert rows[("calico-worker", "eth1")]["impairment"] == "loss 5% rate 100000kbit"
 
     gwlab("netem", "set", "--lab", lab_name, "worker2", "--loss", "30")
