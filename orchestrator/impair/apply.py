@@ -10,8 +10,6 @@ as it was, so a refused set leaves the interface as it found it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
-
 from orchestrator.errors import LabError
 from orchestrator.impair import nft, tc
 from orchestrator.impair.plan import KernelSupport, Plan, plan
@@ -36,11 +34,6 @@ class Applied:
         text = self.spec.describe() if self.spec is not None else "no impairment"
         return "; ".join([text, *self.notes])
 
-    def mechanism(self) -> str:
-        return "; ".join(self.via) or "-"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"interface": self.interface, "impairment": self.describe(), "via": list(self.via)}
 
 
 def combine(qdiscs: tc.Impairment, loss: nft.LossRule | None) -> Applied:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
 
-from orchestrator.impair.spec import NetemSpec
+from orchestrator.impair.spec import OPTIONS, NetemSpec
 
 
 class Mechanism(str, Enum):
@@ -33,16 +32,11 @@ class KernelSupport:
     nft_egress: bool  # an nftables netdev table with an egress chain and numgen
 
 
-# field name as the user writes it (`--loss`, `vars.netem.loss`) -> its value in a NetemSpec
-FIELDS: Final = ("delay", "jitter", "loss", "rate", "corruption", "duplicate")
-NETEM_ONLY: Final = ("delay", "jitter", "corruption", "duplicate")
-
-
 def fields_of(spec: NetemSpec) -> tuple[str, ...]:
     """The fields a spec sets, in the CLI's order."""
     values = {"delay": spec.delay_us, "jitter": spec.jitter_us, "loss": spec.loss_pct, "rate": spec.rate_kbit,
               "corruption": spec.corruption_pct, "duplicate": spec.duplicate_pct}
-    return tuple(f for f in FIELDS if values[f])
+    return tuple(f for f in OPTIONS if values[f])
 
 
 @dataclass(frozen=True)

@@ -267,8 +267,10 @@ def test_show_names_each_mechanism() -> None:
     shown = apply.combine(qdiscs, nft.LossRule("eth1", 5.0, 12))
     assert shown.spec == NetemSpec(loss_pct=5.0, rate_kbit=100_000)
     assert shown.describe() == "loss 5% rate 100000kbit"
-    assert shown.mechanism() == "tbf 9e: root, burst 12500 B; nftables netdev gwlab_impair egress-eth1, 12 packets dropped"
-    assert apply.combine(tc.Impairment("eth1", None), None).mechanism() == "-"
+    assert shown.via == ("tbf 9e: root, burst 12500 B", "nftables netdev gwlab_impair egress-eth1, 12 packets dropped")
+    assert apply.combine(tc.Impairment("eth1", None), None) == apply.Applied("eth1", None)
+    foreign = apply.combine(tc.Impairment("eth1", None), nft.LossRule("eth1", None, 0))
+    assert foreign.spec is None and foreign.notes == ("the nftables chain holds rules gwlab did not write",)
 
 
 # -- declared in the topology -----------------------------------------------------------------------------
