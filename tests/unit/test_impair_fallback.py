@@ -296,3 +296,33 @@ def test_up_refuses_declared_fields_this_kernel_cannot_apply_naming_them(monkeyp
     monkeypatch.setattr(apply, "kernel_support", lambda: NETEM)
     monkeypatch.setattr(setup, "declared", lambda topo: list(found.impairments))
     assert len(setup.declared_for_up(SimpleNamespace(path=path))) == len(found.impairments)  # type: ignore[arg-type]
+
+
+def test_fault_clear_puts_each_interface_back_to_the_topologys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.faults import netem_ops
+
+    declared = DeclaredImpairment("calico-worker", "eth1", netem_spec(loss=5, rate=100_000), "topology.links[2]")
+    now = {("gwlab-t.bastion", "eth1"): NetemSpec(rate_kbit=4000),          # set since up: removed
+           ("gwlab-t.calico-worker", "eth1"): NetemSpec(loss_pct=50.0),     # changed since up: back
+           ("gwlab-t.gwlab-br", "gwlab-w1"): None}                           # not impaired: left alone
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(setup, "declared", lambda topo: [declared])
+    monkeypatch.setattr(setup, "namespace_of", lambda topo, node: f"gwlab-t.{node}")
+    monkeypatch.setattr(apply, "show", lambda ns, i=None: [apply.Applied(iface, spec)
+                                                           for (n, iface), spec in now.items() if n == ns])
+
+    def reset(ns: str, interface: str) -> bool:
+        calls.append(("reset", ns, interface))
+        return True
+    monkeypatch.setattr(apply, "reset", reset)
+    monkeypatch.setattr(apply, "set_impairment", lambda ns, i, spec, where: calls.append(("set", ns, i, spec)))
+    topo = SimpleNamespace(routers=[SimpleNamespace(name="bastion"), SimpleNamespace(name="calico-worker")],
+                           bridge="gwlab-br")
+    done = netem_ops.restore_declared(SimpleNamespace(topo=topo))  # type: ignore[arg-type]
+    assert done == ["netem bastion:eth1: rate 4000kbit removed",
+                    "netem calico-worker:eth1: back to the topology's loss 5% rate 100000kbit"]
+    assert calls == [("reset", "gwlab-t.bastion", "eth1"), ("set", "gwlab-t.calico-worker", "eth1", declared.spec)]
+    now[("gwlab-t.calico-worker", "eth1")] = declared.spec
+    del now[("gwlab-t.bastion", "eth1")]
+    calls.clear()
+    assert netem_ops.restore_declared(SimpleNamespace(topo=topo)) == [] and calls == []  # type: ignore[arg-type]
