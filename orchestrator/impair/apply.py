@@ -61,6 +61,8 @@ def set_impairment(ns: str, interface: str, spec: NetemSpec, where: str) -> Appl
     if decision.support.netem:
         return combine(tc.set_netem(ns, interface, spec), None)
     tc.show(ns, interface)  # the interface exists (or is named, with those that do) before anything changes
+    if not decision.support.nft_egress:  # no loss asked (plan refused it otherwise), none to replace
+        return combine(tc.set_rate(ns, interface, spec.rate_kbit), None)
     old_loss = nft.read(ns).get(interface)
     nft.set_loss(ns, interface, spec.loss_pct)
     try:

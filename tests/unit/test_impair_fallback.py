@@ -247,6 +247,13 @@ def test_set_without_netem_replaces_loss_and_rate(monkeypatch: pytest.MonkeyPatc
     assert r.calls == [("loss", 0.0), ("rate", 100)]  # the old loss goes: a set replaces
 
 
+def test_without_the_egress_hook_a_rate_never_touches_nftables(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = Recorder(monkeypatch, KernelSupport(netem=False, tbf=True, nft_egress=False))
+    monkeypatch.setattr(nft, "read", lambda ns: pytest.fail("nft was run"))
+    apply.set_impairment("gwlab-x.w", "eth1", netem_spec(rate=100), "worker1:eth1")
+    assert r.calls == [("rate", 100)]
+
+
 @pytest.mark.parametrize("old, undo", [(50.0, ("loss", 50.0)), (None, ("loss removed",))])
 def test_a_rate_the_kernel_refuses_puts_the_loss_back(monkeypatch: pytest.MonkeyPatch, old: float | None,
                                                       undo: tuple[Any, ...]) -> None:
