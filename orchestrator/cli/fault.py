@@ -20,7 +20,7 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         q.add_argument("target", metavar=metavar)
         if name == "kill":
             q.add_argument("--signal", default="TERM", choices=["TERM", "KILL"])
-    verbs.add_parser("clear", help="undo every fault this lab injected")
+    verbs.add_parser("clear", help="undo every fault this lab injected; impairments back to the topology's")
     for q in verbs.choices.values():
         common(q)
         q.set_defaults(run=run)
@@ -33,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     lab = open_lab(args.topo, args.lab)
     if args.action == "clear":
         done = inject.clear(lab)
+        if lab.state.engine == "netns":
+            from orchestrator.faults.netem_ops import restore_declared
+
+            done += restore_declared(lab)  # `netem set` since `up` is undone too
         print("\n".join(done) if done else f"no fault injected in lab {lab.topo.name}")
         return 0
     if args.action in ("link-up", "rejoin"):

@@ -9,7 +9,7 @@ from orchestrator.cli import common
 
 
 def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("netem", help="impair a node's link (netem): set, show, reset")
+    p = sub.add_parser("netem", help="impair a node's link (netem; tbf and nftables where the kernel has no netem): set, show, reset")
     verbs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = verbs.add_parser("set", help="replace NODE[:IFACE]'s impairment (default interface: the node's segment link)")
     s.add_argument("target", metavar="NODE[:IFACE]")
@@ -29,6 +29,8 @@ def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from orchestrator import report
     from orchestrator.faults import netem_ops
+    from orchestrator.impair.plan import works_here
+    from orchestrator.impair.support import kernel_support
     from orchestrator.lab import open_lab
 
     lab = open_lab(args.topo, args.lab)
@@ -42,5 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report.print_json([r.as_dict() for r in rows])
     else:
-        print(report.table(("NODE", "INTERFACE", "IMPAIRMENT"), [(r.node, r.interface, r.text) for r in rows]))
+        print(report.table(("NODE", "INTERFACE", "IMPAIRMENT", "VIA"),
+                           [(r.node, r.interface, r.text, "; ".join(r.via) or "-") for r in rows]))
+        if args.action == "show" and not kernel_support().netem:
+            print(f"this kernel has no netem qdisc: {works_here(kernel_support())}")
     return 0

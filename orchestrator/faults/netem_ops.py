@@ -1,6 +1,7 @@
 """`gwlab netem` on a lab: NODE[:IFACE] resolved to a lab namespace, values checked, then the impair
-package's set/show/reset. Where the kernel has no netem qdisc, set and reset refuse before changing
-anything, with one message; show still reads (and says netem is not available)."""
+package's set/show/reset. Where the kernel has no netem qdisc, a rate and a loss are applied by tbf and
+nftables, and a field nothing here can apply is refused before anything changes, in one message
+(orchestrator.impair.plan); show says which mechanism carries what it lists."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import LabError
-from orchestrator.impair import tc
+from orchestrator.impair import apply
 from orchestrator.impair.spec import netem_spec
 
 if TYPE_CHECKING:
@@ -20,9 +21,14 @@ class Row:
     node: str
     interface: str
     text: str
+    via: tuple[str, ...] = ()  # the mechanisms that carry it (netem, tbf, nftables), where they sit
 
     def as_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "interface": self.interface, "impairment": self.text}
+        return {"node": self.node, "interface": self.interface, "impairment": self.text, "via": list(self.via)}
+
+    @staticmethod
+    def of(node: str, applied: apply.Applied) -> Row:
+        return Row(node, applied.interface, applied.describe(), applied.via)
 
 
 def _where(lab: Lab, target: str) -> tuple[str, str, str]:
@@ -44,23 +50,16 @@ def _where(lab: Lab, target: str) -> tuple[str, str, str]:
     return t.label, t.ns, iface
 
 
-def _refuse_without_netem(what: str) -> None:
-    if not tc.netem_available():
-        raise LabError(f"cannot {what}: {tc.NO_NETEM_FIX}; nothing was changed")
-
-
 def set_(lab: Lab, target: str, delay: object = None, jitter: object = None, loss: object = None,
          rate: object = None, corruption: object = None, duplicate: object = None) -> Row:
     spec = netem_spec(delay=delay, jitter=jitter, loss=loss, rate=rate, corruption=corruption, duplicate=duplicate)  # every bad value named, before anything is looked up or changed
     label, ns, iface = _where(lab, target)
-    _refuse_without_netem(f"impair {label}:{iface}")
-    return Row(label, iface, tc.set_netem(ns, iface, spec).describe())
+    return Row.of(label, apply.set_impairment(ns, iface, spec, f"{label}:{iface}"))
 
 
 def reset(lab: Lab, target: str) -> Row:
     label, ns, iface = _where(lab, target)
-    _refuse_without_netem(f"reset {label}:{iface}")
-    had = tc.reset(ns, iface)
+    had = apply.reset(ns, iface)
     return Row(label, iface, "impairment removed" if had else "no impairment (nothing to remove)")
 
 
@@ -73,6 +72,27 @@ def show(lab: Lab, target: str | None) -> list[Row]:
     else:
         spaces = [(n.name, namespace_of(lab.topo, n.name), None) for n in lab.topo.routers]
         spaces.append((lab.topo.bridge, namespace_of(lab.topo, lab.topo.bridge), None))
-    note = "" if tc.netem_available() else " (this kernel has no netem qdisc)"
-    return [Row(label, imp.interface, imp.describe() + note)
-            for label, ns, iface in spaces for imp in tc.show(ns, iface)]
+    return [Row.of(label, applied) for label, ns, iface in spaces for applied in apply.show(ns, iface)]
+
+
+def restore_declared(lab: Lab) -> list[str]:
+    """`fault clear`'s part: every interface's impairment back to what the topology declares (none for
+    most), whatever `netem set` did since `up`. One line per interface changed."""
+    from orchestrator.faults.setup import declared, namespace_of
+
+    wanted = {(d.node, d.interface): d.spec for d in declared(lab.topo)}
+    done = []
+    for label in [n.name for n in lab.topo.routers] + [lab.topo.bridge]:
+        ns = namespace_of(lab.topo, label)
+        for applied in apply.show(ns):
+            want = wanted.get((label, applied.interface))
+            if applied.spec == want:
+                continue
+            where = f"{label}:{applied.interface}"
+            if want is None:
+                apply.reset(ns, applied.interface)
+                done.append(f"netem {where}: {applied.describe()} removed")
+            else:
+                apply.set_impairment(ns, applied.interface, want, where)
+                done.append(f"netem {where}: back to the topology's {want.describe()}")
+    return done

@@ -1,9 +1,10 @@
-"""Impairments declared in topology.clab.yml (`vars.netem`): validated, and the kernel asked for netem,
-before `up` makes anything; applied once the links exist.
+"""Impairments declared in topology.clab.yml (`vars.netem`): validated, and the kernel asked whether it
+can apply every declared field, before `up` makes anything; applied once the links exist.
 
-On a kernel without the netem qdisc, `up` refuses a topology that declares impairments (naming the
-file, the link and the reason) rather than warn and continue: a lab that silently lacks the delay or
-loss its topology asks for would give measurements that look right and are not."""
+On a kernel without the netem qdisc a rate (tbf) and a loss (nftables) are still applied; a topology
+that declares a field nothing here can apply (delay, jitter, corruption, duplication) is refused,
+naming the file, the links and the fields, rather than warn and continue: a lab that silently lacks the
+delay its topology asks for would give measurements that look right and are not."""
 
 from __future__ import annotations
 
@@ -42,12 +43,19 @@ def declared(topo: Topology) -> list[DeclaredImpairment]:
 def declared_for_up(topo: Topology) -> list[DeclaredImpairment]:
     found = declared(topo)
     if found:
-        from orchestrator.impair.tc import NO_NETEM_FIX, netem_available
+        from orchestrator.impair.apply import decide
+        from orchestrator.impair.plan import missing, works_here
 
-        if not netem_available():
-            links = "; ".join(f"{d.where} ({d.node}:{d.interface}: {d.spec.describe()})" for d in found)
-            raise LabError(f"{topo.path}: declares impairments ({links}), but {NO_NETEM_FIX}; "
-                           "nothing was made (remove the links' vars.netem to run without them)")
+        plans = [(d, decide(d.spec)) for d in found]
+        refused = [(d, p) for d, p in plans if not p.possible]
+        if refused:
+            links = "; ".join(f"{d.where} (vars.netem of {d.node}:{d.interface}: {', '.join(p.refused)})"
+                              for d, p in refused)
+            fields = tuple(dict.fromkeys(f for _, p in refused for f in p.refused))
+            support = refused[0][1].support
+            raise LabError(f"{topo.path}: declares impairments this kernel cannot apply: {links}; "
+                           f"{missing(support, fields)}; {works_here(support)}; nothing was made "
+                           f"(remove those fields from the links' vars.netem to run without them)")
     return found
 
 
@@ -63,9 +71,9 @@ def after_build(lab: Lab, found: list[DeclaredImpairment], progress: Progress) -
         lab.state.add_processes([supervisor.spawn(lab.state, lab.topo.bastion.name)])
     if not found:
         return
-    from orchestrator.impair.tc import set_netem
+    from orchestrator.impair.apply import set_impairment
 
     for d in found:
-        set_netem(namespace_of(lab.topo, d.node), d.interface, d.spec)
+        set_impairment(namespace_of(lab.topo, d.node), d.interface, d.spec, f"{d.node}:{d.interface}")
     progress("impairments declared in the topology applied: "
              + "; ".join(f"{d.node}:{d.interface} {d.spec.describe()}" for d in found))

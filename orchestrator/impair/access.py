@@ -11,13 +11,18 @@ from orchestrator.errors import LabError
 from orchestrator.engines.netns.rtnl import IPRoute
 
 
-@contextmanager
-def iproute_in(ns: str) -> Iterator[Any]:
-    """An IPRoute whose socket lives in namespace `ns` (made there, so it stays there); closed after."""
+def check_lab_namespace(ns: str) -> None:
+    """Refuse a namespace that is not a lab's, or that does not exist."""
     if not ns.startswith("gwlab-"):
         raise LabError(f"namespace {ns!r} is not a lab's (lab namespaces are named gwlab-...): refused")
     if not netns.exists(ns):
         raise LabError(f"no network namespace {ns!r}: is the lab up? (`gwlab status` lists the labs)")
+
+
+@contextmanager
+def iproute_in(ns: str) -> Iterator[Any]:
+    """An IPRoute whose socket lives in namespace `ns` (made there, so it stays there); closed after."""
+    check_lab_namespace(ns)
     with netns.inside(ns):
         ipr = IPRoute()
     try:

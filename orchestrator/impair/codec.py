@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from orchestrator.impair.spec import NS_PER_TICK, NetemSpec
+from orchestrator.impair.tbf import TbfOptions, tbf_from_tca
 
 U32_MAX: Final = 2**32 - 1
 TC_H_ROOT: Final = 0xFFFFFFFF
@@ -53,6 +54,7 @@ class Qdisc:
     handle: int
     parent: int
     netem: NetemOptions | None = None
+    tbf: TbfOptions | None = None
 
     @property
     def root(self) -> bool:
@@ -181,9 +183,11 @@ def spec_of(opts: NetemOptions) -> NetemSpec:
 def qdisc_from_msg(msg: Any) -> Qdisc:
     """A Qdisc from one message of pyroute2's qdisc dump (or the same as plain dicts)."""
     kind = str(_attr(msg, "TCA_KIND") or "")
-    netem = None
+    netem, tbf = None, None
+    options = _attr(msg, "TCA_OPTIONS")
     if kind == "netem":
-        options = _attr(msg, "TCA_OPTIONS")
         netem = netem_from_tca(options) if options is not None else NetemOptions()
+    elif kind == "tbf" and options is not None:
+        tbf = tbf_from_tca(options)
     return Qdisc(ifindex=int(msg["index"]), kind=kind, handle=int(msg["handle"]), parent=int(msg["parent"]),
-                 netem=netem)
+                 netem=netem, tbf=tbf)

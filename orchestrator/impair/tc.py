@@ -6,6 +6,7 @@ handle the interface does not use, is grafted at the root in one netlink request
 qdisc (ours, or anything set by hand) goes with it and there is no moment without an impairment
 (where the kernel forbids that, beside a duplicating netem, the root netem is changed in place).
 `show` reads the kernel's qdisc dump, so it reports what is there, however it got there.
+On a kernel without netem, `set_rate` puts gwlab's tbf (impair/tbf.py) at the root the same way.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from pyroute2.netlink.rtnl.tcmsg import tcmsg
 
 from orchestrator.errors import LabError
 from orchestrator.impair.access import index_of, interface_names, iproute_in
-from orchestrator.impair.codec import TC_H_ROOT, Qdisc, options_for, qdisc_from_msg, spec_of, tca_options
+from orchestrator.impair.codec import (TC_H_ROOT, Qdisc, handle_text, options_for, qdisc_from_msg, spec_of,
+                                       tca_options)
 from orchestrator.impair.spec import NetemSpec
+from orchestrator.impair.tbf import IMPAIR_HANDLE, options_for_rate
+from orchestrator.impair.tbf import tca_options as tbf_tca_options
 
 NO_NETEM_FIX: Final = ("this kernel has no netem queueing discipline (sch_netem, CONFIG_NET_SCH_NETEM); "
                        "run the lab on a kernel that has it (Debian's and Ubuntu's do: modprobe sch_netem)")
@@ -41,8 +45,8 @@ class Impairment:
     """What the kernel says one interface does to its outgoing packets."""
 
     interface: str
-    spec: NetemSpec | None  # None: no netem qdisc on the interface
-    qdisc: str = ""  # where the netem qdisc sits, e.g. "netem 1: root"
+    spec: NetemSpec | None  # None: no netem qdisc (nor gwlab's rate tbf) on the interface
+    qdisc: str = ""  # where the netem qdisc (or gwlab's tbf) sits, e.g. "netem 1: root"
     unmodelled: tuple[str, ...] = ()  # netem features set (by hand) that NetemSpec has no field for
     others: tuple[str, ...] = ()  # other qdiscs set on the interface, e.g. "tbf 1: root"
 
@@ -58,10 +62,19 @@ def _qdiscs(ipr: Any, index: int | None = None) -> list[Qdisc]:
     return [q for q in found if index is None or q.ifindex == index]
 
 
+def ours(q: Qdisc) -> bool:
+    """gwlab's rate tbf (the stand-in for netem's rate on a kernel without netem)."""
+    return q.kind == "tbf" and q.root and q.handle == IMPAIR_HANDLE and q.tbf is not None
+
+
 def impairment_of(interface: str, qdiscs: list[Qdisc]) -> Impairment:
     """What one interface's qdiscs (from a dump) do to its outgoing packets."""
     netems = [q for q in qdiscs if q.netem is not None]
-    others = tuple(q.describe() for q in qdiscs if q.netem is None and not q.default)
+    others = tuple(q.describe() for q in qdiscs if q.netem is None and not q.default and not ours(q))
+    rate = next((q for q in qdiscs if ours(q)), None)
+    if not netems and rate is not None and rate.tbf is not None:
+        return Impairment(interface, NetemSpec(rate_kbit=rate.tbf.rate_kbit),
+                          f"{rate.describe()}, burst {rate.tbf.burst_bytes} B", others=others)
     if not netems:
         return Impairment(interface, None, others=others)
     first = min(netems, key=lambda q: not q.root)
@@ -149,14 +162,43 @@ def show(ns: str, interface: str | None = None) -> list[Impairment]:
                 for index, name in sorted(names.items(), key=lambda kv: kv[1]) if name != "lo"]
 
 
+def set_rate(ns: str, interface: str, rate_kbit: int) -> Impairment:
+    """gwlab's tbf at the interface's root at `rate_kbit` (0 removes it); returns what the kernel then
+    reports. One request: a new tbf under IMPAIR_HANDLE grafted in place of whatever was at the root,
+    or, when the root is that tbf already, its options changed in place (the kernel's rule for a
+    handle that names the root qdisc)."""
+    with iproute_in(ns) as ipr:
+        index = index_of(ipr, ns, interface)
+        qdiscs = _qdiscs(ipr, index)
+        mine = [q for q in qdiscs if ours(q)]
+        if not rate_kbit:
+            for q in mine:
+                _delete(ipr, index, q, f"{interface} in {ns}")
+            return impairment_of(interface, _qdiscs(ipr, index))
+        clash = [q for q in qdiscs if q.handle == IMPAIR_HANDLE and not ours(q)]
+        if clash:
+            raise LabError(f"cannot set a rate on {interface} in {ns}: {clash[0].describe()} holds the handle "
+                           f"{handle_text(IMPAIR_HANDLE)} gwlab's rate qdisc uses; remove it first; nothing was changed")
+        mtu = int(ipr.get_links(index)[0].get_attr("IFLA_MTU") or 1500)
+        options = tbf_tca_options(options_for_rate(rate_kbit, mtu))
+        try:
+            _send(ipr, RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, index, IMPAIR_HANDLE,
+                  TC_H_ROOT, [["TCA_KIND", "tbf"], ["TCA_OPTIONS", options]])
+        except NetlinkError as exc:
+            raise LabError(f"the kernel refused a tbf of rate {rate_kbit}kbit on {interface} in {ns}: "
+                           f"{exc.args[1] if len(exc.args) > 1 else exc}; nothing was changed") from exc
+        return impairment_of(interface, _qdiscs(ipr, index))
+
+
 def reset(ns: str, interface: str) -> bool:
-    """Remove the interface's netem impairment; False (and no error) when it had none.
+    """Remove the interface's netem impairment (and gwlab's rate tbf); False (and no error) when it
+    had none.
 
     A netem qdisc at the root is removed with the root (the kernel's default qdisc comes back);
     one that someone put below another qdisc is removed alone, leaving the rest as it was."""
     with iproute_in(ns) as ipr:
         index = index_of(ipr, ns, interface)
-        netems = [q for q in _qdiscs(ipr, index) if q.netem is not None]
+        netems = [q for q in _qdiscs(ipr, index) if q.netem is not None or ours(q)]
         for q in sorted(netems, key=lambda q: not q.root):
             _delete(ipr, index, q, f"{interface} in {ns}")
         return bool(netems)

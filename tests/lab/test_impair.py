@@ -13,6 +13,7 @@ import errno
 import os
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,9 +23,11 @@ import pytest
 
 from orchestrator.engines.netns import namespaces as netns
 from orchestrator.errors import LabError
-from orchestrator.impair import link, tc
+from orchestrator.impair import apply, link, nft, tc
 from orchestrator.impair.access import iproute_in
 from orchestrator.impair.spec import NetemSpec, netem_spec
+from orchestrator.impair.support import kernel_support
+from orchestrator.impair.tbf import options_for_rate
 from orchestrator.engines.netns.rtnl import IPRoute
 from pyroute2.netlink.rtnl.tcmsg import sched_tbf
 
@@ -222,7 +225,9 @@ def test_root_is_replaced_in_one_request_changed_and_deleted(pair: Pair) -> None
     with iproute_in(pair.a) as ipr:  # the in-place change `set` makes beside a duplicating netem
         tc._change(ipr, index, tbf, "tbf", sched_tbf.get_parameters({"rate": "3mbit", "burst": 32000,
                                                                       "latency": 10000}))
-        assert tc._qdiscs(ipr, index) == [tbf]  # same qdisc, same handle
+        (changed,) = tc._qdiscs(ipr, index)
+        assert changed.describe() == tbf.describe()  # same qdisc, same handle
+        assert changed.tbf is not None and changed.tbf.rate_bytes == 375_000  # 3 Mbit/s
     assert "rate 3Mbit" in tc_in(pair.a, "qdisc", "show", "dev", "eth0")
     with iproute_in(pair.a) as ipr:
         tc._delete(ipr, index, tbf, "eth0")
@@ -262,3 +267,95 @@ def test_link_down_and_up(pair: Pair) -> None:
     assert wait_passing(pair.a).passing and wait_passing(pair.b).passing
     assert connect(pair) is not None and rx_packets(pair.b) > before
     assert link.link_state(pair.a, "eth0") == link.LinkState("eth0", True, "UP", True)
+
+
+# -- what a kernel without netem does (tbf and nftables; the same calls take netem where it exists) ----
+
+def test_loss_drops_every_packet_counted_and_reset_restores(pair: Pair) -> None:
+    assert connect(pair) is not None
+    shown = apply.set_impairment(pair.a, "eth0", netem_spec(loss=100), "a:eth0")
+    assert shown.spec == NetemSpec(loss_pct=100.0)
+    before = rx_packets(pair.b)
+    assert connect(pair, timeout=0.5) is None
+    assert rx_packets(pair.b) == before  # not one packet (SYN retries, ARP) reached .b
+    if not kernel_support().netem:
+        (rule,) = nft.read(pair.a).values()
+        assert rule.loss_pct == 100.0 and rule.dropped >= 1  # the SYN and its retries, dropped by the rule
+        assert any(v.startswith("nftables netdev gwlab_impair egress-eth0") for v in apply.show(pair.a, "eth0")[0].via)
+
+    assert apply.reset(pair.a, "eth0") is True
+    assert apply.show(pair.a, "eth0") == [apply.Applied("eth0", None)]
+    assert nft.read(pair.a) == {}  # the lab's table goes with its last chain
+    assert connect(pair) is not None and rx_packets(pair.b) > before
+    assert apply.reset(pair.a, "eth0") is False
+
+
+def send_through(p: Pair, payload: int) -> tuple[int, float]:
+    """Bytes of IPv4 on the wire from .a (counted at .b) and seconds taken to deliver `payload` bytes over
+    TCP from .a to .b, measured from before the connect to the last byte read."""
+    before = rx_bytes(p.b)
+    with netns.inside(p.a):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    got = 0
+    try:
+        s.settimeout(10)
+        start = time.monotonic()
+        s.connect((B_IP, PORT))
+        conn, _ = p.listener.accept()
+        conn.settimeout(10)
+        sender = threading.Thread(target=s.sendall, args=(b"x" * payload,))
+        sender.start()
+        while got < payload:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+        elapsed = time.monotonic() - start
+        sender.join(10)
+        conn.close()
+    finally:
+        s.close()
+    assert got == payload
+    return rx_bytes(p.b) - before, elapsed
+
+
+def rx_bytes(ns: str) -> int:
+    with netns.inside(ns):
+        ipr = IPRoute()
+    try:
+        return int(ipr.get_links(ipr.link_lookup(ifname="eth0")[0])[0].get_attr("IFLA_STATS64")["rx_bytes"])
+    finally:
+        ipr.close()
+
+
+def test_rate_holds_throughput_below_it(pair: Pair) -> None:
+    rate_kbit, payload = 4000, 600_000  # 500 kB/s: ~1.2 s; unshaped, a veth moves it in milliseconds
+    shown = apply.set_impairment(pair.a, "eth0", netem_spec(rate=rate_kbit), "a:eth0")
+    assert shown.spec == NetemSpec(rate_kbit=rate_kbit)
+    wire, elapsed = send_through(pair, payload)
+    # A token bucket lets through at most its burst plus the rate for the time it ran; load can only
+    # make the transfer slower. Frames count their Ethernet header at the qdisc: add it per packet.
+    burst = options_for_rate(rate_kbit, 1500).burst_bytes
+    assert wire >= payload
+    assert (wire - burst) * 8 / 1000 / elapsed <= rate_kbit, (wire, elapsed)
+    assert apply.reset(pair.a, "eth0")
+    _, unshaped = send_through(pair, payload)
+    assert unshaped < elapsed  # and the check above can fail: the same transfer without the rate
+
+
+def test_set_replaces_loss_and_rate_and_a_refused_set_changes_nothing(pair: Pair) -> None:
+    apply.set_impairment(pair.a, "eth0", netem_spec(loss=5, rate=100_000), "a:eth0")
+    both = apply.show(pair.a, "eth0")[0]
+    assert both.spec == NetemSpec(loss_pct=5.0, rate_kbit=100_000)
+    if kernel_support().netem:
+        pytest.skip("this kernel has netem: nothing here is refused")
+    assert [v.split(",")[0] for v in both.via] == ["tbf 9e: root", "nftables netdev gwlab_impair egress-eth0"]
+    assert "rate 100Mbit" in tc_in(pair.a, "qdisc", "show", "dev", "eth0")  # iproute2 sees it too
+    with pytest.raises(apply.ImpairmentRefused, match="CONFIG_NET_SCH_NETEM.*nothing was changed"):
+        apply.set_impairment(pair.a, "eth0", netem_spec(delay=20, rate=10), "a:eth0")
+    assert apply.show(pair.a, "eth0")[0].spec == both.spec
+    apply.set_impairment(pair.a, "eth0", netem_spec(rate=2000), "a:eth0")  # replaces: the loss goes
+    assert apply.show(pair.a, "eth0")[0].spec == NetemSpec(rate_kbit=2000) and nft.read(pair.a) == {}
+    apply.set_impairment(pair.a, "eth0", netem_spec(loss=1), "a:eth0")  # and the rate goes
+    assert apply.show(pair.a, "eth0")[0].spec == NetemSpec(loss_pct=1.0)
+    assert "tbf" not in tc_in(pair.a, "qdisc", "show", "dev", "eth0")
