@@ -157,12 +157,22 @@ class Objects:
             return Outcome(self._write(r, obj, dry_run), warnings)
 
     def _allocate(self, obj: Obj, old: Obj | None = None) -> None:
-        others = [s for s in self.store.list("/services")[0] if old is None or s["metadata"]["uid"] !=
-                  old["metadata"]["uid"]]
+        # The others' addresses and ports, read in place: a copy of every Service per create made
+        # creating many Services quadratic.
+        uid = old["metadata"]["uid"] if old is not None else None
+        ips: set[str] = set()
+        used: set[int] = set()
+
+        def note(s: Obj) -> bool:
+            if s["metadata"].get("uid") != uid:
+                ips.add(str((s.get("spec") or {}).get("clusterIP")))
+                used.update(int(p["nodePort"]) for p in (s.get("spec") or {}).get("ports") or [] if p.get("nodePort"))
+            return False
+        self.store.scan("/services", note)
         spec = obj.setdefault("spec", {})
         causes = []
         if old is None:
-            cause = allocate_cluster_ip(spec, {str(s.get("spec", {}).get("clusterIP")) for s in others})
+            cause = allocate_cluster_ip(spec, ips)
             causes += [cause] if cause is not None else []
         else:
             old_spec = old.get("spec") or {}
@@ -171,8 +181,6 @@ class Objects:
                              and p.get("protocol") == port.get("protocol")), None)
                 if isinstance(port, dict) and kept and kept.get("nodePort") and not port.get("nodePort"):
                     port["nodePort"] = kept["nodePort"]
-        used = {int(p["nodePort"]) for s in others for p in (s.get("spec") or {}).get("ports") or []
-                if p.get("nodePort")}
         causes += allocate_node_ports(spec, used)
         if causes:
             raise errors.invalid("", "Service", obj["metadata"]["name"], causes)
@@ -247,9 +255,9 @@ class Objects:
         for r in RESOURCES:
             if not r.namespaced or is_view(r):
                 continue
-            for o in self.store.list(key_of(r), namespace)[0]:
-                if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or []):
-                    found.append((r, o))
+            owned = self.store.scan(key_of(r), lambda o: any(
+                ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or []), namespace)
+            found += [(r, o) for o in owned]
         return found
 
 

@@ -110,12 +110,11 @@ WRITES = ("apply", "patch", "delete", "scale", "create")
 def _report_controllers(files: RunDir) -> None:
     """gwlab's verbs wait for the lab's controllers to catch up with what kubectl wrote, and print
     what they did (kubectl returns as soon as the API server stored it)."""
-    import json
-
+    from orchestrator.apiserver.store import read_persisted
     from orchestrator.controlplane.writes import wait_reconciled
 
     try:
-        rv = int(json.loads(files.api_store.read_text())["resourceVersion"])
+        rv = read_persisted(files.api_store)[0]
     except (OSError, ValueError, KeyError):
         return
     for line in wait_reconciled(files, rv).sync_report().lines():

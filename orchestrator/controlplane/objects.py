@@ -1,15 +1,16 @@
 """The lab's objects as the API server stores them, read as the lab's Documents: the one place
 that knows which resource holds each modelled kind. The control plane reads them from its store in
-process; a CLI reads the store's persisted file (written atomically by the API server, read-only here)."""
+process; a CLI reads the store's persisted files (its snapshot and log, written by the API server,
+read-only here)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from orchestrator.apiserver.conversion import from_storage, storage_key
 from orchestrator.apiserver.registry import Resource, by_kind
+from orchestrator.apiserver.store import read_persisted
 from orchestrator.controlplane.admission import clean, user_body
 from orchestrator.k8s import kinds
 from orchestrator.manifests import Document, group_of
@@ -48,13 +49,12 @@ def document(r: Resource, obj: dict[str, Any]) -> Document:
 def from_file(path: Path) -> list[Document]:
     """The modelled objects in the API server's persisted store (none when it does not exist yet)."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        _, stored = read_persisted(path)
     except (OSError, ValueError):
         return []
-    stored: dict[str, list[dict[str, Any]]] = raw.get("objects", {})
     docs = []
     for r in modelled():
-        for obj in sorted(stored.get(storage_key(r), []),
+        for obj in sorted(stored.get(storage_key(r), {}).values(),
                           key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])):
             docs.append(document(r, from_storage(r, obj)))
     return docs
@@ -79,10 +79,10 @@ def bodies(path: Path, kind: str, namespace: str | None) -> list[dict[str, Any]]
     if r is None:
         return []
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        _, stored = read_persisted(path)
     except (OSError, ValueError):
         return []
-    found = [from_storage(r, o) for o in raw.get("objects", {}).get(storage_key(r), [])]
+    found = [from_storage(r, o) for o in stored.get(storage_key(r), {}).values()]
     return sorted((o for o in found if namespace is None or not r.namespaced
                    or o["metadata"].get("namespace") == namespace),
                   key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
