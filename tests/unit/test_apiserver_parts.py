@@ -173,6 +173,19 @@ def test_store_log_is_folded_into_the_snapshot_and_a_write_costs_one_line(tmp_pa
     assert (journal_of(path).stat().st_mode & 0o777) == 0o600
 
 
+def test_store_index_follows_every_write() -> None:
+    store = Store()
+    store.write("/services", {"metadata": {"name": "a", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.10"}})
+    ips = store.index("/services", "clusterIP", lambda o: [o["spec"]["clusterIP"]])
+    assert dict(ips) == {"10.96.0.10": 1}
+    store.write("/services", {"metadata": {"name": "b", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.11"}})
+    store.write("/services", {"metadata": {"name": "a", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.12"}})
+    assert dict(ips) == {"10.96.0.11": 1, "10.96.0.12": 1}
+    store.write("/services", {"metadata": {"name": "b", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.11"}},
+                deleted=True)
+    assert dict(ips) == {"10.96.0.12": 1}
+
+
 def test_store_watch_replays_and_follows() -> None:
     store = Store()
     store.write("/configmaps", {"metadata": {"name": "a", "namespace": "n1"}})
