@@ -100,7 +100,10 @@ class Lab:
                               self.state.bastion_bird, accepted, self.state.bgp_timers)
 
     def bgp_checks(self) -> list[checks.Check]:
-        return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts)
+        # The Local Services' /32s are checked where the engine knows them and the lab has some.
+        local = self.engine.local_service_nodes
+        return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts,
+                                 local if local() else None)
 
 
 @dataclass(frozen=True)
