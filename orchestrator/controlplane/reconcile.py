@@ -10,14 +10,13 @@ import copy
 import json
 import threading
 import traceback
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from orchestrator import cluster
 from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.store import Event, Watch
 from orchestrator.controlplane import objects as stored, writeback
+from orchestrator.controlplane.marker import Marker
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
@@ -37,26 +36,6 @@ POD_CHECK = 0.5  # seconds between looks at the pods' processes while nothing is
 class _Everything(Watch):
     def matches(self, ev: Event) -> bool:
         return True
-
-
-@dataclass
-class Marker:
-    rv: int = 0
-    report: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    retrying: bool = False  # the error's pass will be tried again
-
-    @classmethod
-    def read(cls, path: Path) -> Marker:
-        try:
-            raw = json.loads(path.read_text())
-            return cls(int(raw["rv"]), dict(raw.get("report") or {}), str(raw.get("error") or ""),
-                       bool(raw.get("retrying")))
-        except (OSError, ValueError, KeyError, TypeError):
-            return cls()
-
-    def sync_report(self) -> SyncReport:
-        return SyncReport(**self.report) if self.report else SyncReport()
 
 
 class Reconciler:

@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator.cluster import Change
 from orchestrator.controlplane.client import Client, Reply
 from orchestrator.controlplane.objects import object_path, resource_of
-from orchestrator.controlplane.reconcile import Marker
+from orchestrator.controlplane.marker import Marker
 from orchestrator.errors import LabError
 from orchestrator.k8s import kinds
 from orchestrator.manifests import Document
