@@ -81,7 +81,12 @@ class Lab:
         """Validate the change whole, write it through the API, then wait for the control plane's
         controllers (the speakers, pods, proxies, statuses) to have caught up with it."""
         with changing(self.topo.name):
-            docs = self.unstored + docs
+            # Calico's BGP objects before the pools: the control plane may reconcile between two
+            # writes, and pools without the BGPPeer took the bastion's sessions down (reconfigured
+            # without the peer, then with it: up waited a second more); BGP objects without pools are
+            # refused whole, changing nothing.
+            peering = [d for d in self.unstored if d.body.get("kind") in ("BGPConfiguration", "BGPPeer")]
+            docs = peering + [d for d in self.unstored if d not in peering] + docs
             if not self.has_api_server:  # an engine whose cluster is real (kind): it is the store
                 plan = cluster.plan(self.topo, self.plan.docs, docs, deleted or [])
                 self._plan, self.unstored = plan, []
