@@ -24,6 +24,7 @@ class Snapshot:
     _protocols: dict[str, parse.Protocol] | None = None
     _tables: dict[str, dict[IPv4Network, parse.Route]] = field(default_factory=dict)
     _kernel: dict[IPv4Network, list[KernelRoute]] = field(default_factory=dict)
+    _main: dict[IPv4Network, list[KernelRoute]] | None = None
 
     def _bastion(self, command: str) -> str:
         return self.engine.birdc(self.engine.topo.bastion.name, command).raise_for_error().text
@@ -49,6 +50,12 @@ class Snapshot:
         if prefix not in self._kernel:
             self._kernel[prefix] = self.engine.kernel_routes(self.engine.topo.bastion.name, prefix)
         return self._kernel[prefix]
+
+    def kernel_table(self) -> dict[IPv4Network, list[KernelRoute]]:
+        """The bastion's whole main table, dumped once per pass."""
+        if self._main is None:
+            self._main = self.engine.kernel_table(self.engine.topo.bastion.name)
+        return self._main
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,32 @@ def local_service_checks(topo: Topology, what: str, prefix: IPv4Network,
             Check(f"{prefix} ({what}) in the bastion's kernel", "bastion: netlink route table main", expect, kernel)]
 
 
+def local_routes_check(topo: Topology, within: list[IPv4Network],
+                       wanted: Callable[[], dict[IPv4Address, set[str]] | None]) -> Check:
+    """Every /32 of a Local Service inside the advertised LoadBalancer ranges, in the bastion's kernel
+    via exactly the nodes with a ready endpoint of it, and no other /32 there: one dump of the table,
+    compared as sets (10,000 Services are 10,000 routes, not 10,000 checks)."""
+    def inside(addr: IPv4Address) -> bool:
+        return any(addr in net for net in within)
+
+    def evaluate(s: Snapshot) -> tuple[bool, str]:
+        expected = {IPv4Network(f"{a}/32"): {topo.node(n).ip for n in nodes}
+                    for a, nodes in (wanted() or {}).items() if inside(a) and nodes}
+        have = {dst: set(routes[0].gateways) for dst, routes in s.kernel_table().items()
+                if dst.prefixlen == 32 and inside(dst.network_address) and routes}
+        missing = sorted(set(expected) - set(have))
+        other = sorted(d for d in set(expected) & set(have) if have[d] != expected[d])
+        stale = sorted(set(have) - set(expected))
+        problems = [f"{len(found)} {what} (e.g. {', '.join(str(d) for d in found[:3])})"
+                    for found, what in ((missing, "missing"), (other, "via other nodes"),
+                                        (stale, "without a Local Service")) if found]
+        good = len(expected) - len(missing) - len(other)
+        return not problems, f"{good}/{len(expected)} /32s via exactly their nodes" + (
+            "; " + "; ".join(problems) if problems else "")
+    return Check("LoadBalancer /32s of Local Services in the bastion's kernel", "bastion: netlink route table main",
+                 "each via exactly the nodes of its ready endpoints", evaluate)
+
+
 def block_check(topo: Topology, node_name: str, block: IPv4Network) -> Check:
     node = topo.node(node_name)
 
@@ -190,10 +223,12 @@ def filtered_before_push_check(topo: Topology, prefix: IPv4Network, facts: Facts
 
 
 def bgp_checks(topo: Topology, lb_prefixes: list[IPv4Network], blocks: dict[str, IPv4Network],
-               facts: Facts) -> list[Check]:
+               facts: Facts, local: Callable[[], dict[IPv4Address, set[str]] | None] | None = None) -> list[Check]:
     checks = [session_check(topo, n.bgp_name, n.ip) for n in topo.k8s_nodes]
     for prefix in lb_prefixes:
         checks += [route_via_all_check(topo, prefix), kernel_ecmp_check(topo, prefix)]
+    if local is not None and lb_prefixes:
+        checks.append(local_routes_check(topo, lb_prefixes, local))
     checks += [block_check(topo, node, block) for node, block in blocks.items()]
     # History only `up` observes (the routes filtered before its push): checked when recorded, not
     # required of a lab whose filter was edited by hand.

@@ -16,7 +16,7 @@ from orchestrator.bird.config import BastionConfig, bastion_config
 from orchestrator.controlplane import process as controlplane, writes
 from orchestrator.controlplane.client import Client
 from orchestrator.controlplane.objects import from_file as stored_objects
-from orchestrator.controlplane.reconcile import Marker
+from orchestrator.controlplane.marker import Marker
 from orchestrator.engines import get_engine
 from orchestrator.engines.base import Engine, SyncReport
 from orchestrator.engines.netns import namespaces, procs
@@ -82,7 +82,12 @@ class Lab:
         """Validate the change whole, write it through the API, then wait for the control plane's
         controllers (the speakers, pods, proxies, statuses) to have caught up with it."""
         with changing(self.topo.name):
-            docs = self.unstored + docs
+            # Calico's BGP objects before the pools: the control plane may reconcile between two
+            # writes, and pools without the BGPPeer took the bastion's sessions down (reconfigured
+            # without the peer, then with it: up waited a second more); BGP objects without pools are
+            # refused whole, changing nothing.
+            peering = [d for d in self.unstored if d.body.get("kind") in ("BGPConfiguration", "BGPPeer")]
+            docs = peering + [d for d in self.unstored if d not in peering] + docs
             if not self.has_api_server:  # an engine whose cluster is real (kind): it is the store
                 plan = cluster.plan(self.topo, self.plan.docs, docs, deleted or [])
                 self._plan, self.unstored = plan, []
@@ -104,7 +109,10 @@ class Lab:
                               self.state.bastion_bird, accepted, self.state.bgp_timers)
 
     def bgp_checks(self) -> list[checks.Check]:
-        return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts)
+        # The Local Services' /32s are checked where the engine knows them and the lab has some.
+        local = self.engine.local_service_nodes
+        return checks.bgp_checks(self.topo, self.lb_prefixes(), self.blocks(), self.state.facts,
+                                 local if local() else None)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 moves the root) and each file in it. Nothing else spells a file name of the run directory.
 
     <lab>/state.json        what the lab made (orchestrator.state)
-    <lab>/apiserver/        the lab's API server: its CA, certificates, kubeconfig and store.json
+    <lab>/apiserver/        the lab's API server: its CA, certificates, kubeconfig, store.json and its log
     <lab>/kube-cache/       kubectl's discovery cache (KUBECACHEDIR)
     <lab>/controllers.json  what the control plane last reconciled (resourceVersion, its report)
     <lab>/pods.json         the control plane's record of the pods it runs

@@ -3,6 +3,7 @@ resourceVersion preconditions, the status subresource, strict field validation, 
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import re
@@ -157,12 +158,17 @@ class Objects:
             return Outcome(self._write(r, obj, dry_run), warnings)
 
     def _allocate(self, obj: Obj, old: Obj | None = None) -> None:
-        others = [s for s in self.store.list("/services")[0] if old is None or s["metadata"]["uid"] !=
-                  old["metadata"]["uid"]]
+        # The addresses and node ports taken, from the store's indexes: reading every Service per
+        # create made creating many Services quadratic.
+        ips = self.store.index("/services", "clusterIP", _cluster_ips)
+        ports = self.store.index("/services", "nodePort", _node_ports)
+        own_ports = collections.Counter(_node_ports(old) if old is not None else [])
         spec = obj.setdefault("spec", {})
+        used = {p for p, n in ports.items() if n > own_ports[p]} if spec.get("type") in ("NodePort", "LoadBalancer") \
+            else set()
         causes = []
         if old is None:
-            cause = allocate_cluster_ip(spec, {str(s.get("spec", {}).get("clusterIP")) for s in others})
+            cause = allocate_cluster_ip(spec, ips.keys())
             causes += [cause] if cause is not None else []
         else:
             old_spec = old.get("spec") or {}
@@ -171,8 +177,6 @@ class Objects:
                              and p.get("protocol") == port.get("protocol")), None)
                 if isinstance(port, dict) and kept and kept.get("nodePort") and not port.get("nodePort"):
                     port["nodePort"] = kept["nodePort"]
-        used = {int(p["nodePort"]) for s in others for p in (s.get("spec") or {}).get("ports") or []
-                if p.get("nodePort")}
         causes += allocate_node_ports(spec, used)
         if causes:
             raise errors.invalid("", "Service", obj["metadata"]["name"], causes)
@@ -242,15 +246,36 @@ class Objects:
             self.store.write(key_of(r), to_storage(r, copy.deepcopy(obj)), deleted=True)
             return obj
 
+    def owner_uids(self, namespace: str | None) -> set[str]:
+        """The uids that some object's ownerReferences name (one scan, nothing copied)."""
+        uids: set[str] = set()
+
+        def note(o: Obj) -> bool:
+            uids.update(str(ref.get("uid")) for ref in o["metadata"].get("ownerReferences") or [])
+            return False
+        for r in RESOURCES:
+            if r.namespaced and not is_view(r):
+                self.store.scan(key_of(r), note, namespace)
+        return uids
+
     def dependents(self, uid: str, namespace: str) -> list[tuple[Resource, Obj]]:
         found = []
         for r in RESOURCES:
             if not r.namespaced or is_view(r):
                 continue
-            for o in self.store.list(key_of(r), namespace)[0]:
-                if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or []):
-                    found.append((r, o))
+            owned = self.store.scan(key_of(r), lambda o: any(
+                ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or []), namespace)
+            found += [(r, o) for o in owned]
         return found
+
+
+def _cluster_ips(service: Obj) -> list[str]:
+    return [str((service.get("spec") or {}).get("clusterIP"))]
+
+
+def _node_ports(service: Obj) -> list[int]:
+    return [int(p["nodePort"]) for p in (service.get("spec") or {}).get("ports") or []
+            if isinstance(p, dict) and p.get("nodePort")]
 
 
 _IMMUTABLE_SPEC = {"Service": ("clusterIP",), "Deployment": ("selector",), "ReplicaSet": ("selector",)}

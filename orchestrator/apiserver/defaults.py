@@ -7,6 +7,7 @@ import ipaddress
 import random
 import re
 import uuid
+from collections.abc import Container
 from typing import Any
 
 from orchestrator.apiserver.errors import Cause
@@ -165,7 +166,7 @@ def allocate_node_ports(spec: Obj, used: set[int]) -> list[Cause]:
     return causes
 
 
-def allocate_cluster_ip(spec: Obj, used: set[str]) -> Cause | None:
+def allocate_cluster_ip(spec: Obj, used: Container[str]) -> Cause | None:
     """Give a ClusterIP Service its address from 10.96.0.0/16 (kind's range), or check the one asked for."""
     if spec.get("clusterIP") == "None":
         spec.setdefault("clusterIPs", ["None"])

@@ -20,6 +20,7 @@ Obj = dict[str, Any]
 class Deleter:
     def __init__(self, objects: Objects) -> None:
         self.objects = objects
+        self._owners: set[str] | None = None  # during a collection's deletion: the uids that own something
 
     def delete(self, r: Resource, namespace: str, name: str, options: Obj, dry_run: bool = False) -> Obj:
         store = self.objects.store
@@ -46,6 +47,8 @@ class Deleter:
 
     def _cascade(self, owner: Obj, namespace: str, policy: str) -> None:
         uid = owner["metadata"]["uid"]
+        if self._owners is not None and uid not in self._owners:
+            return  # nothing names it as its owner: no scan of every object for each of many deletions
         for dep_r, dep in self.objects.dependents(uid, namespace):
             refs = dep["metadata"].get("ownerReferences") or []
             if policy == "Orphan":
@@ -83,10 +86,15 @@ class Deleter:
                 store.write("/namespaces", ns, deleted=True)
 
     def delete_collection(self, r: Resource, namespace: str | None, keep: Callable[[Obj], bool]) -> Obj:
-        items, _ = self.objects.list_of(r, namespace)
         gone = []
-        for o in items:
-            if keep(o):
-                meta = o["metadata"]
-                gone.append(self.delete(r, meta.get("namespace", ""), meta["name"], {}))
+        with self.objects.store.lock:  # the owners found stay the owners until the last deletion
+            items, _ = self.objects.list_of(r, namespace)
+            self._owners = self.objects.owner_uids(namespace)
+            try:
+                for o in items:
+                    if keep(o):
+                        meta = o["metadata"]
+                        gone.append(self.delete(r, meta.get("namespace", ""), meta["name"], {}))
+            finally:
+                self._owners = None
         return {"kind": f"{r.kind}List", "apiVersion": r.api_version, "metadata": {}, "items": gone}

@@ -1,15 +1,23 @@
 """The object store: every object by resource, namespace and name; one resourceVersion counter;
-persisted atomically (temp file, fsync, rename) before a write returns; a bounded event history
-that watches replay from and subscribe to (in process, or over HTTP)."""
+persisted before a write returns; a bounded event history that watches replay from and subscribe
+to (in process, or over HTTP).
+
+Persisted as etcd keeps its data, a snapshot and a log: each write appends one line (the object, or
+its deletion, at its resourceVersion) to `<store>.log` before it returns; when the log has
+grown past the store's size the whole store becomes the new snapshot (temp file, fsync, rename) and
+the log starts again. A write costs what its object costs, not what the store holds (10,000 Services
+rewritten whole on every write made the store's writes quadratic). `read_persisted` is the one
+reader of the files for other processes."""
 
 from __future__ import annotations
 
 import collections
 import copy
 import json
+import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +26,61 @@ from orchestrator.fsutil import atomic_write
 
 Obj = dict[str, Any]
 HISTORY = 5000
+COMPACT_MIN = 1000  # log lines always allowed before the snapshot is rewritten
+
+
+def journal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".log")
+
+
+def _snapshot(path: Path) -> tuple[tuple[int, int] | None, dict[str, Any]]:
+    try:
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            return (st.st_ino, st.st_mtime_ns), json.loads(f.read())
+    except FileNotFoundError:
+        return None, {"resourceVersion": 0, "objects": {}}
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def read_persisted(path: Path) -> tuple[int, dict[str, dict[tuple[str, str], Obj]]]:
+    """The persisted store: (resourceVersion, resource -> (namespace, name) -> object), the snapshot
+    with the log's later writes applied. A snapshot replaced while it was read is read again."""
+    for _ in range(20):
+        ident, data = _snapshot(path)
+        try:
+            log = journal_of(path).read_bytes()
+        except FileNotFoundError:
+            log = b""
+        if _identity(path) == ident:
+            break
+    rv = snapshot_rv = int(data["resourceVersion"])
+    objects: dict[str, dict[tuple[str, str], Obj]] = collections.defaultdict(dict)
+    for resource, items in data["objects"].items():
+        for obj in items:
+            meta = obj["metadata"]
+            objects[resource][(meta.get("namespace", ""), meta["name"])] = obj
+    for line in log.split(b"\n"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # an empty line, or the end of a line being written
+        if entry["rv"] <= snapshot_rv:
+            continue  # already in the snapshot
+        key = (entry["ns"], entry["name"])
+        if entry["obj"] is None:
+            objects[entry["r"]].pop(key, None)
+        else:
+            objects[entry["r"]][key] = entry["obj"]
+        rv = max(rv, int(entry["rv"]))
+    return rv, objects
 
 
 @dataclass(frozen=True)
@@ -71,25 +134,63 @@ class Store:
         self.objects: dict[str, dict[tuple[str, str], Obj]] = collections.defaultdict(dict)
         self.history: collections.deque[Event] = collections.deque(maxlen=HISTORY)
         self.watches: list[Watch] = []
-        if path is not None and path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            self.rv = int(data["resourceVersion"])
-            for resource, items in data["objects"].items():
-                for obj in items:
-                    meta = obj["metadata"]
-                    self.objects[resource][(meta.get("namespace", ""), meta["name"])] = obj
+        # Secondary indexes: (resource, name) -> (what an object contributes, how many objects do)
+        self.indexes: dict[tuple[str, str], tuple[Callable[[Obj], list[Any]], collections.Counter[Any]]] = {}
+        self._log: Any = None  # the open log file (binary, appending)
+        self._logged = 0  # its lines since the last snapshot
+        if path is not None:
+            self.rv, self.objects = read_persisted(path)
+            self._compact()
 
-    def _persist(self) -> None:
-        if self.path is None:
-            return
+    def _compact(self) -> None:
+        """The whole store as the new snapshot; the log starts again."""
+        assert self.path is not None
         data = {"resourceVersion": self.rv,
                 "objects": {r: list(objs.values()) for r, objs in self.objects.items() if objs}}
         atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode(), durable=True)
+        if self._log is not None:
+            self._log.close()
+        fd = os.open(journal_of(self.path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self._log = os.fdopen(fd, "ab")
+        self._logged = 0
+
+    def _persist(self, resource: str, key: tuple[str, str], obj: Obj | None) -> None:
+        if self.path is None:
+            return
+        if self._logged >= max(COMPACT_MIN, sum(len(o) for o in self.objects.values())):
+            self._compact()
+            return
+        entry = {"rv": self.rv, "r": resource, "ns": key[0], "name": key[1], "obj": obj}
+        self._log.write(json.dumps(entry, separators=(",", ":")).encode() + b"\n")
+        # In the kernel's page cache before the write returns: kept if this process dies. No fsync per
+        # line (1-2 ms each on a disk, under the store's lock): a lab does not outlive a reboot, its
+        # namespaces and daemons go with it.
+        self._log.flush()
+        self._logged += 1
 
     def get(self, resource: str, namespace: str, name: str) -> Obj | None:
         with self.lock:
             obj = self.objects[resource].get((namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
+
+    def index(self, resource: str, name: str, values: Callable[[Obj], list[Any]]) -> collections.Counter[Any]:
+        """How many objects of `resource` hold each value `values` finds, kept current by every
+        write (made on first use): what an allocator asks instead of reading every object."""
+        with self.lock:
+            if (resource, name) not in self.indexes:
+                counts: collections.Counter[Any] = collections.Counter()
+                for o in self.objects[resource].values():
+                    counts.update(values(o))
+                self.indexes[(resource, name)] = (values, counts)
+            return self.indexes[(resource, name)][1]
+
+    def scan(self, resource: str, keep: Callable[[Obj], bool], namespace: str | None = None) -> list[Obj]:
+        """Copies of the objects `keep` accepts, in list order; `keep` sees the stored objects
+        (read-only), so a scan costs a copy only of what it finds."""
+        with self.lock:
+            found = [(k, o) for k, o in self.objects[resource].items()
+                     if (namespace is None or k[0] == namespace) and keep(o)]
+            return [copy.deepcopy(o) for _, o in sorted(found, key=lambda f: f[0])]
 
     def list(self, resource: str, namespace: str | None = None) -> tuple[list[Obj], int]:
         with self.lock:
@@ -106,13 +207,22 @@ class Store:
             meta = obj["metadata"]
             key = (meta.get("namespace", ""), meta["name"])
             existed = key in self.objects[resource]
+            for (indexed, _), (values, counts) in self.indexes.items():
+                if indexed == resource:
+                    if existed:
+                        for v in values(self.objects[resource][key]):
+                            counts[v] -= 1
+                            if counts[v] <= 0:
+                                del counts[v]
+                    if not deleted:
+                        counts.update(values(obj))
             self.rv += 1
             meta["resourceVersion"] = str(self.rv)
             if deleted:
                 self.objects[resource].pop(key, None)
             else:
                 self.objects[resource][key] = copy.deepcopy(obj)
-            self._persist()
+            self._persist(resource, key, None if deleted else obj)
             kind = "DELETED" if deleted else ("MODIFIED" if existed else "ADDED")
             ev = Event(kind, resource, self.rv, copy.deepcopy(obj))
             self.history.append(ev)

@@ -1,15 +1,18 @@
 """The lab's objects as the API server stores them, read as the lab's Documents: the one place
 that knows which resource holds each modelled kind. The control plane reads them from its store in
-process; a CLI reads the store's persisted file (written atomically by the API server, read-only here)."""
+process; a CLI reads the store's persisted files (its snapshot and log, written by the API server,
+read-only here)."""
 
 from __future__ import annotations
 
-import json
+import copy
+import os
 from pathlib import Path
 from typing import Any
 
 from orchestrator.apiserver.conversion import from_storage, storage_key
 from orchestrator.apiserver.registry import Resource, by_kind
+from orchestrator.apiserver.store import journal_of, read_persisted
 from orchestrator.controlplane.admission import clean, user_body
 from orchestrator.k8s import kinds
 from orchestrator.k8s.proxy_names import owning_gateway
@@ -55,13 +58,12 @@ def document(r: Resource, obj: dict[str, Any]) -> Document:
 def from_file(path: Path) -> list[Document]:
     """The modelled objects in the API server's persisted store (none when it does not exist yet)."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        _, stored = read_persisted(path)
     except (OSError, ValueError):
         return []
-    stored: dict[str, list[dict[str, Any]]] = raw.get("objects", {})
     docs = []
     for r in modelled():
-        for obj in sorted(stored.get(storage_key(r), []),
+        for obj in sorted(stored.get(storage_key(r), {}).values(),
                           key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])):
             if not controllers_own(obj):
                 docs.append(document(r, from_storage(r, obj)))
@@ -79,6 +81,24 @@ def object_path(r: Resource, namespace: str, name: str = "") -> str:
     return f"{base}{where}/{r.plural}" + (f"/{name}" if name else "")
 
 
+_read: dict[Path, tuple[tuple[int, ...], dict[str, dict[tuple[str, str], dict[str, Any]]]]] = {}
+
+
+def _persisted(path: Path) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+    """The persisted store, read again only when its files changed: verify asks for one kind after
+    another, and with 10,000 Services each read of the store took a second or more."""
+    def ident(p: Path) -> tuple[int, ...]:
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return st.st_ino, st.st_size, st.st_mtime_ns
+    key = ident(path) + ident(journal_of(path))
+    if path not in _read or _read[path][0] != key:
+        _read[path] = (key, read_persisted(path)[1])
+    return _read[path][1]
+
+
 def bodies(path: Path, kind: str, namespace: str | None) -> list[dict[str, Any]]:
     """Objects of a kind as the API server returns them (status included) from its persisted store;
     namespace None: every namespace."""
@@ -87,10 +107,10 @@ def bodies(path: Path, kind: str, namespace: str | None) -> list[dict[str, Any]]
     if r is None:
         return []
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        stored = _persisted(path)
     except (OSError, ValueError):
         return []
-    found = [from_storage(r, o) for o in raw.get("objects", {}).get(storage_key(r), [])]
+    found = [from_storage(r, copy.deepcopy(o)) for o in stored.get(storage_key(r), {}).values()]
     return sorted((o for o in found if namespace is None or not r.namespaced
                    or o["metadata"].get("namespace") == namespace),
                   key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))

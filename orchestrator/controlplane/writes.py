@@ -5,14 +5,13 @@ then a wait until the control plane has reconciled past the writes (its marker).
 from __future__ import annotations
 
 import copy
-import json
 import time
 from typing import Any
 
 from orchestrator.cluster import Change
 from orchestrator.controlplane.client import Client, Reply
 from orchestrator.controlplane.objects import object_path, resource_of
-from orchestrator.controlplane.reconcile import Marker
+from orchestrator.controlplane.marker import Marker
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.k8s import kinds
@@ -90,8 +89,10 @@ def write(client: Client, docs: list[Document], ignored: dict[tuple[str, str, st
 
 def store_rv(files: RunDir) -> int:
     """The store's resourceVersion as persisted (every write is on disk before it returns); 0 if unread."""
+    from orchestrator.apiserver.store import read_persisted
+
     try:
-        return int(json.loads(files.api_store.read_text())["resourceVersion"])
+        return read_persisted(files.api_store)[0]
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 

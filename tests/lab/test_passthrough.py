@@ -66,7 +66,7 @@ def lab_processes(lab: str) -> list[str]:
 
 def test_up_runs_the_workshop_and_its_clean_up_leaves_no_pod(lab_name: str) -> None:
     out = gwlab("up", "--lab", lab_name)
-    assert "17/17 checks passed" in out.stdout, out.stdout
+    assert "18/18 checks passed" in out.stdout, out.stdout
     r = curl(lab_name)
     assert r.returncode == 0, r.stderr
     assert "< HTTP/2 200" in r.stderr and "SSL certificate verify ok" in r.stderr

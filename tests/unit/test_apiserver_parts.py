@@ -17,7 +17,8 @@ from orchestrator.apiserver.errors import ApiError
 from orchestrator.apiserver.registry import RESOURCES, by_kind, lookup
 from orchestrator.apiserver.schemas import resource_schema
 from orchestrator.apiserver.selectors import label_matcher, parse_fields
-from orchestrator.apiserver.store import Store, TooOld
+from orchestrator.apiserver import store as store_module
+from orchestrator.apiserver.store import Store, TooOld, journal_of, read_persisted
 from orchestrator.apiserver.tables import age, cells, human_duration, json_path
 from orchestrator.apiserver.validation import validate
 
@@ -142,13 +143,51 @@ def test_store_persists_before_answering_and_continues_versions(tmp_path: Path) 
     store = Store(path)
     store.write("/configmaps", {"metadata": {"name": "a", "namespace": "default"}})
     store.write("/configmaps", {"metadata": {"name": "b", "namespace": "default"}})
-    assert json.loads(path.read_text())["resourceVersion"] == 2
+    store.write("/configmaps", {"metadata": {"name": "a", "namespace": "default"}}, deleted=True)
+    store.write("/configmaps", {"metadata": {"name": "a", "namespace": "default"}})
+    rv, persisted = read_persisted(path)  # what another process reads, before any snapshot is rewritten
+    assert rv == 4 and sorted(persisted["/configmaps"]) == [("default", "a"), ("default", "b")]
+    assert persisted["/configmaps"][("default", "a")]["metadata"]["resourceVersion"] == "4"
     again = Store(path)
     assert [o["metadata"]["name"] for o in again.list("/configmaps")[0]] == ["a", "b"]
     written = again.write("/configmaps", {"metadata": {"name": "c", "namespace": "default"}})
-    assert written["metadata"]["resourceVersion"] == "3"
+    assert written["metadata"]["resourceVersion"] == "5"
     with pytest.raises(TooOld):
         again.watch("/configmaps", 1)
+
+
+def test_store_log_is_folded_into_the_snapshot_and_a_write_costs_one_line(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "COMPACT_MIN", 5)
+    path = tmp_path / "store.json"
+    store = Store(path)
+    snapshot = path.read_bytes()
+    for i in range(4):
+        store.write("/configmaps", {"metadata": {"name": f"c{i}", "namespace": "default"}, "data": {"i": str(i)}})
+    assert path.read_bytes() == snapshot  # four writes: four lines of the log, the snapshot untouched
+    assert len(journal_of(path).read_bytes().splitlines()) == 4
+    for i in range(4, 12):
+        store.write("/configmaps", {"metadata": {"name": f"c{i}", "namespace": "default"}, "data": {"i": str(i)}})
+    store.write("/configmaps", {"metadata": {"name": "c0", "namespace": "default"}}, deleted=True)
+    assert json.loads(path.read_bytes())["resourceVersion"] > 4  # rewritten once the log outgrew it
+    assert len(journal_of(path).read_bytes().splitlines()) < 13
+    rv, persisted = read_persisted(path)
+    assert rv == store.rv == 13
+    assert persisted["/configmaps"] == dict(store.objects["/configmaps"])
+    assert (journal_of(path).stat().st_mode & 0o777) == 0o600
+
+
+def test_store_index_follows_every_write() -> None:
+    store = Store()
+    store.write("/services", {"metadata": {"name": "a", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.10"}})
+    ips = store.index("/services", "clusterIP", lambda o: [o["spec"]["clusterIP"]])
+    assert dict(ips) == {"10.96.0.10": 1}
+    store.write("/services", {"metadata": {"name": "b", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.11"}})
+    store.write("/services", {"metadata": {"name": "a", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.12"}})
+    assert dict(ips) == {"10.96.0.11": 1, "10.96.0.12": 1}
+    store.write("/services", {"metadata": {"name": "b", "namespace": "n"}, "spec": {"clusterIP": "10.96.0.11"}},
+                deleted=True)
+    assert dict(ips) == {"10.96.0.12": 1}
 
 
 def test_store_watch_replays_and_follows() -> None:

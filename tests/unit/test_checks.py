@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator import PROJECT_ROOT, checks, topology
 from orchestrator.bird.birdc import Reply, parse_reply
-from orchestrator.engines.base import KernelRoute
+from orchestrator.engines.base import KernelRoute, parse_ip_routes
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "bird" / "1.6"
 TOPO = topology.load(PROJECT_ROOT / "topology.clab.yml")
@@ -86,3 +86,39 @@ def test_a_bird_that_does_not_answer_fails_the_check_with_the_reason() -> None:
 def test_fixture_files_exist() -> None:
     for name in ("node-down-show-protocols", "lb-show-route-all", "node-down-show-route-for-all"):
         assert Path(FIXTURES / f"{name}.raw").is_file()
+
+
+@dataclass
+class DumpedBastion:
+    """Stands in for the engine: the bastion's main table as `ip -j -4 route show` printed it in a lab
+    with Local Services (tests/fixtures/ip-route-bastion.json, trimmed)."""
+
+    topo: topology.Topology = TOPO
+
+    def kernel_table(self, node: str) -> dict[IPv4Network, list[KernelRoute]]:
+        return parse_ip_routes((PROJECT_ROOT / "tests" / "fixtures" / "ip-route-bastion.json").read_text())
+
+
+def test_ip_json_routes_keep_their_next_hops() -> None:
+    table = DumpedBastion().kernel_table("bastion")
+    assert table[IPv4Network("10.10.10.1/32")][0].gateways == (IPv4Address("10.0.1.12"), IPv4Address("10.0.1.13"))
+    assert table[IPv4Network("10.200.0.2/32")][0].gateways == (IPv4Address("10.0.1.12"),)
+    assert table[LB] == [ECMP]
+
+
+def test_every_local_service_route_is_compared_from_one_dump() -> None:
+    pool = IPv4Network("10.200.0.0/18")
+    both, one = {"calico-worker", "calico-worker2"}, {"calico-worker"}
+    wanted = {IPv4Address("10.10.10.0"): {"calico-worker2"}, IPv4Address("10.10.10.1"): both,
+              IPv4Address("10.200.0.0"): both, IPv4Address("10.200.0.3"): both,
+              IPv4Address("10.200.0.1"): one, IPv4Address("10.200.0.2"): one}
+    check = checks.local_routes_check(TOPO, [LB, pool], lambda: wanted)
+    assert check.evaluate(checks.Snapshot(DumpedBastion())) == (True, "6/6 /32s via exactly their nodes")  # type: ignore[arg-type]
+
+    wrong = {**wanted, IPv4Address("10.200.0.1"): both, IPv4Address("10.200.0.9"): one}
+    del wrong[IPv4Address("10.200.0.3")]
+    ok, observed = checks.local_routes_check(TOPO, [LB, pool], lambda: wrong).evaluate(
+        checks.Snapshot(DumpedBastion()))  # type: ignore[arg-type]
+    assert not ok
+    assert observed == ("4/6 /32s via exactly their nodes; 1 missing (e.g. 10.200.0.9/32); "
+                        "1 via other nodes (e.g. 10.200.0.1/32); 1 without a Local Service (e.g. 10.200.0.3/32)")

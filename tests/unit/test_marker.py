@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import rundir
 from orchestrator.controlplane import writes
-from orchestrator.controlplane.reconcile import HISTORY, Marker
+from orchestrator.controlplane.marker import HISTORY, Marker
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 

@@ -41,7 +41,7 @@ def test_a_writers_share_of_the_control_planes_phases(tmp_path: Path) -> None:
     from dataclasses import asdict
     import json
 
-    from orchestrator.controlplane.reconcile import Marker
+    from orchestrator.controlplane.marker import Marker
 
     path = tmp_path / "controllers.json"
     before = Marker(3, phases={"Envoy start": 0.2, "Envoy ready": 0.1})

@@ -8,7 +8,8 @@ from pathlib import Path
 from orchestrator import PROJECT_ROOT, cluster, manifests, pki, topology
 from orchestrator.engines.netns.controllers import objects_of
 from orchestrator.k8s import kube_proxy
-from orchestrator.k8s.world import Allocations, World, compute
+from orchestrator.k8s.core import ServicePort
+from orchestrator.k8s.world import Allocations, Endpoint, ServiceSpec, World, compute
 from orchestrator.manifests import Document
 
 TOPO = topology.load(PROJECT_ROOT / "topology.clab.yml")
@@ -118,6 +119,26 @@ def test_kube_proxy_rules() -> None:
     assert f"ip daddr {lb.cluster_ip} tcp dport 6443 counter dnat ip to {gw.ip}:6443" in there
     assert f"snat ip to {ip[other]}" in there
     assert w.local_services() == {gw.node: [lb.lb_ip]}
+
+
+def test_an_endpoint_set_many_services_share_is_one_named_map() -> None:
+    eps = (Endpoint("10.50.0.17", 8443, "default/a", "calico-worker"), Endpoint("10.50.0.34", 8443, "default/b",
+                                                                                 "calico-worker2"))
+    alone = (Endpoint("10.50.0.18", 8443, "default/c", "calico-worker"), Endpoint("10.50.0.35", 8443, "default/d",
+                                                                                  "calico-worker2"))
+    port = ServicePort(443, 8443, "TCP", "")
+    many = [ServiceSpec("default", f"s{i}", "ClusterIP", f"10.96.0.{10 + i}", "", (port,), {443: eps})
+            for i in range(3)]
+    one = ServiceSpec("default", "z", "ClusterIP", "10.96.1.1", "", (port,), {443: alone})
+    text = kube_proxy.ruleset("10.0.1.12", many + [one], "calico-worker")
+    assert text.count("typeof numgen random mod 2 : ip daddr . tcp dport") == 1
+    assert "elements = { 0 : 10.50.0.17 . 8443, 1 : 10.50.0.34 . 8443 }" in text
+    named = [ln for ln in text.splitlines() if "map @endpoints_" in ln]
+    assert len(named) == 3 and all('counter dnat ip to numgen random mod 2 map @endpoints_' in ln for ln in named)
+    assert len({ln.split("map @")[1].split()[0] for ln in named}) == 1
+    # an endpoint set only one rule uses stays inline, as the trace prints it
+    assert ('ip daddr 10.96.1.1 tcp dport 443 counter dnat ip to numgen random mod 2 map '
+            '{ 0 : 10.50.0.18 . 8443, 1 : 10.50.0.35 . 8443 } comment "default/z:443 ClusterIP"') in text
 
 
 def test_local_service_addresses_in_the_node_speakers_config() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
 import sys
 import time
 from ipaddress import IPv4Address, IPv4Network
@@ -257,6 +258,8 @@ class PodPlane:
         return [s for s in pod.secret_mounts.values() if f"{pod.namespace}/{s}" not in world.secrets]
 
     def sync_kube_proxy(self, services: list[ServiceSpec]) -> list[str]:
+        from concurrent.futures import ThreadPoolExecutor
+
         changed = []
         for node in self.host.topo.k8s_nodes:
             text = kube_proxy.ruleset(str(node.ip), services, node.name)
@@ -264,11 +267,20 @@ class PodPlane:
             if path.is_file() and path.read_text() == text:
                 continue
             atomic_write(path, text)
-            out = self.host.exec(node.name, ["nft", "-f", str(path)], capture=True)
-            if out.returncode != 0:
-                path.unlink()
-                raise LabError(f"nftables refused kube-proxy's rules on {node.name}: {out.stderr.decode().strip()}")
             changed.append(node.name)
+
+        def load(node: str) -> subprocess.CompletedProcess[bytes]:
+            return self.host.exec(node, ["nft", "-f", str(self.host.files.node(node).kube_proxy_rules)], capture=True)
+        # Every node's nft at once, as each node's kube-proxy runs on its own: with thousands of Services
+        # one load takes seconds, most of it in the kernel.
+        with ThreadPoolExecutor(max(1, len(changed))) as pool:
+            outs = dict(zip(changed, pool.map(load, changed)))
+        refused = [n for n, out in outs.items() if out.returncode != 0]
+        for name in refused:
+            self.host.files.node(name).kube_proxy_rules.unlink()
+        if refused:
+            raise LabError("nftables refused kube-proxy's rules on " + "; ".join(
+                f"{n}: {outs[n].stderr.decode().strip()}" for n in refused))
         return changed
 
     def sync_gateways(self, world: World) -> tuple[list[str], dict[str, str]]:
