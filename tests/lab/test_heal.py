@@ -141,7 +141,9 @@ def test_a_killed_echo_pod_restarts_in_its_namespace_then_backs_off(lab: str) ->
     assert "back-off 10s restarting failed container=echoserver" in st["state"]["waiting"]["message"]
     assert st["restartCount"] == 1 and not st["ready"]
     eps = json.loads(gwlab("--lab", lab, "kubectl", "get", "endpoints", "passthrough-echoserver", "-o", "json").stdout)
-    assert not eps.get("subsets")  # no ready backend while it backs off
+    # no ready backend while it backs off: the pod is listed as not ready
+    assert not any(s.get("addresses") for s in eps.get("subsets") or [])
+    assert [a["ip"] for s in eps["subsets"] for a in s["notReadyAddresses"]] == [ip]
     reasons = gwlab("--lab", lab, "kubectl", "get", "events", "--field-selector", f"involvedObject.name={name}",
                     "-o", "jsonpath={.items[*].reason}").stdout.split()
     assert {"BackOff", "Pulled", "Created", "Started"} <= set(reasons), reasons
