@@ -184,12 +184,12 @@ class PodPlane:
         its kernel (a stopped process's listening socket still completes TCP handshakes). From the pod's
         node, a line of HTTP to its first port: the echo server's TLS closes on it, plain HTTP answers;
         either is an answer, silence within `timeout` (timeoutSeconds) is a failure. The gateway's Envoy:
-        its readiness as above, over its admin socket."""
+        Envoy Gateway's probe, /ready over its admin socket."""
         proc = self.host.state.process(role(pod))
         if proc is None or not procs.alive(proc):
             return False
         if pod.role != "echo":
-            return self.gateway_ready(pod)
+            return proxy.answers(proxy.layout(self.paths(pod).root), timeout)
         if not pod.ports:
             return True
         with namespaces.inside(self.host.ns(pod.node)):
