@@ -93,9 +93,9 @@ def probe_round(specs: list[PodSpec], ready: set[str], skip: set[str], probe: Ca
         if s.key in ready and not failed and failures[s.key] >= FAILURE_THRESHOLD:
             c = containers.setdefault(s.key, Container())
             c.probe_failed = True
-            c.events.append(["Unhealthy", f"Readiness probe failed: no answer from {s.ip}:"
-                             f"{s.ports[0] if s.ports else ''} within the probe's timeout, "
-                             f"{failures[s.key]} times in a row", "Warning"])
+            target = f"{s.ip}:{s.ports[0]}" if s.role == "echo" and s.ports else "Envoy's admin (GET /ready)"
+            c.events.append(["Unhealthy", f"Readiness probe failed: no answer from {target} within the probe's "
+                             f"timeout, {failures[s.key]} times in a row", "Warning"])
             due = True
     return due
 
