@@ -3,6 +3,7 @@ through the real kubectl (every wait bounded, never by wall-clock strings):
 - a hung echo pod (its process stopped with SIGSTOP, by the PID the control plane recorded) fails the
   kubelet's readiness probe, goes Ready=False and leaves the ready endpoints (listed under
   notReadyAddresses, `ready: false` in its slice) while its neighbour stays; SIGCONT brings it back;
+  the gateway's proxy, stopped the same way, leaves its Service's ready endpoints and comes back;
 - `kubectl delete pod` of a Deployment's pod: the ReplicaSet's replacement has a new name and uid, the
   old pod's process is stopped and its namespace removed."""
 
@@ -99,6 +100,24 @@ def test_a_hung_pod_fails_its_readiness_probe_and_leaves_the_endpoints_until_it_
         until("the pod Ready again", lambda: ready(echo_pods(lab)[hung]) == "True")
         until("back in the endpoints", lambda: endpoints(lab) == ({ips[hung], ips[other]}, set()))
         assert all(c["ready"] for c in slice_conditions(lab).values())
+
+        # the gateway's proxy: Envoy Gateway's probe (/ready on its admin) goes unanswered as well
+        proxy, = get(lab, "pods", "-n", "tigera-gateway")["items"]
+        name = proxy["metadata"]["name"]
+        found = json.loads(RunDir(lab).pod_records.read_text())["processes"]
+        stopped = int(next(p["pid"] for p in found if p["role"] == f"pod:tigera-gateway/{name}"))
+        os.kill(stopped, signal.SIGSTOP)
+
+        def proxy_endpoints() -> tuple[list[str], list[str]]:
+            eps = get(lab, "endpoints", "-n", "tigera-gateway")["items"][0].get("subsets") or []
+            return ([a["ip"] for s in eps for a in s.get("addresses") or []],
+                    [a["ip"] for s in eps for a in s.get("notReadyAddresses") or []])
+        ip = proxy["status"]["podIP"]
+        until("the hung proxy listed not ready", lambda: proxy_endpoints() == ([], [ip]))
+        assert ready(get(lab, "pod", "-n", "tigera-gateway", name)) == "False"
+        os.kill(stopped, signal.SIGCONT)
+        stopped = 0
+        until("the proxy back in its Service's endpoints", lambda: proxy_endpoints() == ([ip], []))
     finally:
         if stopped:
             os.kill(stopped, signal.SIGCONT)
