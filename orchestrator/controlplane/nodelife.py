@@ -184,6 +184,21 @@ def node_event(node: str, ready: bool) -> tuple[str, str, str, str]:
 POD_EVENT: Final = ("NodeNotReady", "Node is not ready", "Warning", "node-controller")
 
 
+def mark_pod_not_ready(status: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """A pod's status as MarkPodsNotReady leaves it for a node that stopped reporting: the kubelet's last
+    report kept (ContainersReady, the containers' ready flags, the Ready condition's reason and message,
+    none for a pod that was ready), only the Ready condition's status set False, its
+    lastTransitionTime moved when that changed it."""
+    out = dict(status)
+    conditions = []
+    for c in status.get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") != "False":
+            c = {**c, "status": "False", "lastTransitionTime": stamp}
+        conditions.append(c)
+    out["conditions"] = conditions
+    return out
+
+
 def write_unready(files: RunDir, nodes: set[str]) -> None:
     """The nodes the monitor holds NotReady, for the controllers (whose pass excludes their pods)."""
     atomic_write(files.node_health, json.dumps({"notReady": sorted(nodes)}))

@@ -26,7 +26,7 @@ def start(topo: Topology, state: LabState) -> Proc:
     atomic_write(files.kubectl_ns, ns_name(topo.name, topo.bastion.name))
     proc = procs.spawn(ROLE, ns_name(topo.name, control_plane(topo).name),
                        [sys.executable, "-m", "orchestrator.controlplane", "--lab", topo.name],
-                       files.controlplane_log)
+                       files.controlplane_log, caps=procs.CONTROLPLANE_CAPS)
     state.add_processes([proc])
     return proc
 

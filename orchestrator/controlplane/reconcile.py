@@ -31,7 +31,7 @@ from orchestrator.topology import Topology
 
 DEBOUNCE = 0.03  # seconds of quiet gathered into one pass (kubectl apply of a file is several writes)
 RETRY, RETRIES = 0.2, 5
-READINESS_PERIOD = 1.0  # seconds between probes of the pods the last pass left not ready (periodSeconds)
+READINESS_PERIOD = 1.0  # seconds between the kubelet's readiness probes of every running pod (periodSeconds; 10 s)
 POD_CHECK = 0.2  # seconds between looks at the pods' processes while nothing is written (a stat read each)
 
 
@@ -58,6 +58,8 @@ class Reconciler:
         self._stop = threading.Event()
         self.owned: list[workloads.Owned] = []  # the controllers' own objects, repaired when deleted
         self._next_probe = 0.0
+        self._probe_failures: dict[str, int] = {}  # readiness probes failed in a row, per pod
+        self.written: set[str] = set()  # the Pod objects the last pass wrote ("ns/name")
 
     def documents(self) -> list[Document]:
         docs = []
@@ -80,9 +82,11 @@ class Reconciler:
         writeback.statuses(self.objects, alloc.statuses)
         waiting = {k: f"MountVolume.SetUp failed: {why}" for k, why in report.waiting.items()}
         specs = alloc.pod_specs()
-        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting, self.records.containers)
+        writeback.pods(self.objects, self.topo, self.files, specs, set(alloc.ready), waiting, self.records.containers,
+                       frozenset(nodelife.unready(self.files)))
+        self.written = {s.key for s in specs}
         self.owned = owned + workloads.replica_sets(self.objects, world, set(alloc.ready))
-        writeback.endpoints(self.objects, list(world.services.values()), specs)
+        writeback.endpoints(self.objects, list(world.services.values()), specs, frozenset(report.waiting))
         by_key = {s.key: s for s in specs}
         for key in report.created:  # Events saying why the controllers acted
             if key in by_key:
@@ -129,6 +133,14 @@ class Reconciler:
             # now would reconfigure every speaker to Calico's defaults, without the bastion's peering,
             # and `up` then waited a second more for the sessions that pass had taken down.
             self.fingerprint = fingerprint
+        if deleted := self.deleted_pods():
+            from orchestrator.engines.netns.controllers import Controllers  # the netns engine's controllers
+
+            # `kubectl delete pod`: its ReplicaSet makes a replacement (a new name), the old one is drained
+            # and stopped by this pass
+            Controllers(self.engine.host).delete_pods(deleted)  # type: ignore[attr-defined]
+            self.written -= deleted
+            self.fingerprint = ""
         # A pod's process died: a whole pass (looked at here too: the nodes' Lease renewals wake this
         # loop every second, so it is seldom quiet long enough for run()'s own look).
         ran = fingerprint != self.fingerprint or self.pod_died()
@@ -164,9 +176,18 @@ class Reconciler:
             while self.watch.next(timeout=DEBOUNCE) is not None:
                 pass
 
+    def deleted_pods(self) -> set[str]:
+        """Pods the last pass wrote whose objects are gone now (a user's `kubectl delete pod`)."""
+        if not self.written:
+            return set()
+        r = writeback.PODS
+        assert r is not None
+        have = {f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in self.objects.list_of(r, None)[0]}
+        return self.written - have
+
     def pod_died(self) -> bool:
-        """A pod's process is gone and the kubelet's back-off (if any) has run out, or (looked at once a
-        second) a pod left not ready answers its readiness probe now: a pass is due."""
+        """A pod's process is gone and the kubelet's back-off (if any) has run out, or (every
+        READINESS_PERIOD) the readiness prober changed its verdict on a pod: a pass is due."""
         from orchestrator.engines.netns import kubelet
 
         if kubelet.due(self.records):
@@ -179,8 +200,17 @@ class Reconciler:
 
         host = self.engine.host  # type: ignore[attr-defined]
         alloc = Controllers(host).allocations()
-        return kubelet.became_ready(alloc.pod_specs(), set(alloc.ready), kubelet.backing_off(self.records),
-                                    PodPlane(host, []).ready)
+        specs = alloc.pod_specs()
+        unready_nodes = nodelife.unready(self.files)
+        # the kubelet of a node that cannot report probes on, but nobody hears it
+        skip = kubelet.backing_off(self.records) | {s.key for s in specs if s.node in unready_nodes}
+        before = kubelet.probe_failed(self.records)
+        due = kubelet.probe_round(specs, set(alloc.ready), skip, PodPlane(host, []).answers,
+                                  self._probe_failures, self.records.containers)
+        self._probe_failures = {k: v for k, v in self._probe_failures.items() if k in {s.key for s in specs}}
+        if kubelet.probe_failed(self.records) != before:
+            self.records.save()
+        return due
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="controllers", daemon=True)

@@ -14,6 +14,7 @@ from orchestrator.apiserver.defaults import now
 from orchestrator.apiserver.errors import ApiError
 from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.messages import LOG_ANNOTATION
+from orchestrator.controlplane import nodelife
 from orchestrator.engines.netns.records import Container  # the kubelet's record of a pod's container: its status
 from orchestrator.k8s import kinds
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME
@@ -137,9 +138,12 @@ def _pod(spec: PodSpec, topo: Topology, files: RunDir, ready: bool, waiting: str
 
 
 def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], ready: set[str],
-         waiting: dict[str, str], containers: dict[str, Container] | None = None) -> None:
+         waiting: dict[str, str], containers: dict[str, Container] | None = None,
+         unready_nodes: frozenset[str] = frozenset()) -> None:
     """Pod objects for what runs (or waits), the stale ones removed; `containers`: the kubelet's
-    record of each pod's container (restarts, last termination, back-off)."""
+    record of each pod's container (restarts, last termination, back-off). A pod on a NotReady node
+    (`unready_nodes`) keeps its kubelet's last report, Ready set False as the node lifecycle
+    controller marks it (its kubelet cannot report)."""
     r = _res(PODS)
     wanted = {s.key: s for s in specs}
     for obj in objects.list_of(r, None)[0]:
@@ -161,8 +165,11 @@ def pods(objects: Objects, topo: Topology, files: RunDir, specs: list[PodSpec], 
         except ApiError:
             current, started = None, now()
         try:
-            _put(objects, r, _pod(spec, topo, files, key in ready, waiting.get(key, ""), started,
-                                  (containers or {}).get(key), current))
+            body = _pod(spec, topo, files, key in ready, waiting.get(key, ""), started, (containers or {}).get(key),
+                        current)
+            if spec.node in unready_nodes and current and current.get("status"):
+                body["status"] = nodelife.mark_pod_not_ready(current["status"], now())
+            _put(objects, r, body)
         except ApiError:
             continue  # its namespace is going away: the next pass removes the pod
         if key in waiting:
@@ -263,9 +270,23 @@ def statuses(objects: Objects, found: dict[str, dict[str, Any]]) -> None:
             continue  # deleted since: nothing to report on
 
 
-def endpoints(objects: Objects, services: list[ServiceSpec], specs: list[PodSpec]) -> None:
-    """Endpoints and an EndpointSlice for each Service of the API, listing its ready backends (what
-    kube-proxy's rules send to), as the endpoints controllers write them."""
+def endpoint_lists(svc: ServiceSpec, waiting: frozenset[str] = frozenset()) -> tuple[
+        dict[str, str], dict[str, str], list[int]]:
+    """(ready ip -> pod, not ready ip -> pod, target ports) of a Service, as the endpoints controllers
+    see its selected pods: a pod waiting for its volumes has no sandbox, so no address, and is in neither."""
+    ready = {e.ip: e.pod for group in svc.endpoints.values() for e in group}
+    unready = {e.ip: e.pod for group in svc.not_ready.values() for e in group
+               if e.pod not in waiting and e.ip not in ready}
+    ports = sorted({e.port for groups in (svc.endpoints, svc.not_ready) for group in groups.values() for e in group
+                    if e.ip in ready or e.ip in unready})
+    return ready, unready, ports
+
+
+def endpoints(objects: Objects, services: list[ServiceSpec], specs: list[PodSpec],
+              waiting: frozenset[str] = frozenset()) -> None:
+    """Endpoints and an EndpointSlice for each Service of the API, as the endpoints controllers write
+    them: the Endpoints' addresses are its ready backends (what kube-proxy's rules send to), the others
+    under notReadyAddresses; each slice entry carries its conditions (ready, serving, terminating)."""
     eps, slices = _res(by_kind("v1", "Endpoints")), _res(by_kind("discovery.k8s.io/v1", "EndpointSlice"))
     svc_r = _res(by_kind("v1", "Service"))
     nodes = {s.key: s.node for s in specs}
@@ -274,16 +295,25 @@ def endpoints(objects: Objects, services: list[ServiceSpec], specs: list[PodSpec
             objects.get(svc_r, svc.namespace, svc.name)
         except ApiError:
             continue  # the gateway's own proxy Service: not an object of the API (issue 11 makes it one)
-        found = sorted({e for group in svc.endpoints.values() for e in group}, key=lambda e: (e.ip, e.port))
-        ports = sorted({e.port for e in found})
-        addresses = {e.ip: e.pod for e in found}
+        ready, unready, ports = endpoint_lists(svc, waiting)
 
         def ref(pod: str) -> dict[str, str]:
             namespace, _, name = pod.partition("/")
             return {"kind": "Pod", "namespace": namespace, "name": name}
-        subsets = [{"addresses": [{"ip": ip, "nodeName": nodes.get(pod, ""), "targetRef": ref(pod)}
-                                  for ip, pod in sorted(addresses.items())],
-                    "ports": [{"port": p, "protocol": "TCP"} for p in ports]}] if found else []
+
+        def address(ip: str, pod: str) -> dict[str, Any]:
+            return {"ip": ip, "nodeName": nodes.get(pod, ""), "targetRef": ref(pod)}
+        subset: dict[str, Any] = {}
+        if ready:
+            subset["addresses"] = [address(ip, pod) for ip, pod in sorted(ready.items())]
+        if unready:
+            subset["notReadyAddresses"] = [address(ip, pod) for ip, pod in sorted(unready.items())]
+        subsets = [{**subset, "ports": [{"port": p, "protocol": "TCP"} for p in ports]}] if subset else []
+        # serving: the pod's Ready condition; ready: serving and not terminating (a pod leaving is drained
+        # and stopped within one pass here, before its slice is written again: terminating stays false)
+        entries = [{"addresses": [ip], "conditions": {"ready": ip in ready, "serving": ip in ready, "terminating": False},
+                    "nodeName": nodes.get(pod, ""), "targetRef": ref(pod)}
+                   for ip, pod in sorted({**ready, **unready}.items())]
         meta = {"name": svc.name, "namespace": svc.namespace}
         try:
             _put(objects, eps, {"apiVersion": "v1", "kind": "Endpoints", "metadata": dict(meta), "subsets": subsets})
@@ -291,8 +321,6 @@ def endpoints(objects: Objects, services: list[ServiceSpec], specs: list[PodSpec
                 "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
                 "metadata": {**meta, "labels": {"kubernetes.io/service-name": svc.name,
                                                 "endpointslice.kubernetes.io/managed-by": "gwlab-controllers"}},
-                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": nodes.get(pod, ""),
-                               "targetRef": ref(pod)} for ip, pod in sorted(addresses.items())],
-                "ports": [{"port": p, "protocol": "TCP"} for p in ports]})
+                "endpoints": entries, "ports": [{"port": p, "protocol": "TCP"} for p in ports]})
         except ApiError:
             continue  # its namespace is going away

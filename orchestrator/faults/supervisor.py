@@ -39,7 +39,8 @@ def spawn(state: LabState, bastion: str) -> Proc:
     """Start the supervisor for a lab (in its bastion's namespace, where `clean` finds it too)."""
     log = RunDir(state.lab).supervisor_log
     return procs.spawn(ROLE, ns_name(state.lab, bastion),
-                       [sys.executable, "-m", "orchestrator.faults.supervisor", state.lab, bastion], log)
+                       [sys.executable, "-m", "orchestrator.faults.supervisor", state.lab, bastion], log,
+                       caps=procs.SUPERVISOR_CAPS)
 
 
 def stop(state: LabState) -> None:

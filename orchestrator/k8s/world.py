@@ -82,6 +82,9 @@ class ServiceSpec:
     ports: tuple[ServicePort, ...]
     endpoints: dict[int, tuple[Endpoint, ...]]  # service port -> ready endpoints
     external_traffic_policy: str = "Cluster"
+    # service port -> the selected pods that are not ready: listed by the Endpoints' notReadyAddresses and
+    # the EndpointSlice's ready: false, never by kube-proxy's rules or Envoy's EDS
+    not_ready: dict[int, tuple[Endpoint, ...]] = field(default_factory=dict)
 
     @property
     def local(self) -> bool:
@@ -117,10 +120,20 @@ class Allocations:
     ready: list[str] = field(default_factory=list)  # pods ("ns/name") that answered their readiness check
     # node -> LoadBalancer addresses its BIRD advertises as /32 (Local Services with an endpoint there)
     local_services: dict[str, list[str]] = field(default_factory=dict)
+    # pods whose objects were deleted (`kubectl delete pod`): no longer their owners', drained and stopped
+    # by the next pass while their owners' replacements, under new names, start
+    deleted: list[dict[str, Any]] = field(default_factory=list)
 
     def pod_specs(self) -> list[PodSpec]:
+        return self._specs(self.pods)
+
+    def deleted_specs(self) -> list[PodSpec]:
+        return self._specs(self.deleted)
+
+    @staticmethod
+    def _specs(raw: list[dict[str, Any]]) -> list[PodSpec]:
         return [PodSpec(**{**p, "ports": tuple(p.get("ports", ())), "labels": dict(p.get("labels", {}))})
-                for p in self.pods]
+                for p in raw]
 
 
 @dataclass(frozen=True)
@@ -204,7 +217,8 @@ def _pod_ip(node: str, blocks: dict[str, IPv4Network], pods: list[PodSpec]) -> s
 
 
 def _deployment_pods(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network],
-                     previous: list[PodSpec]) -> list[PodSpec]:
+                     previous: list[PodSpec], gone: list[PodSpec]) -> list[PodSpec]:
+    """`gone`: pods deleted and still terminating: their names and addresses are not given out again."""
     pods: list[PodSpec] = []
     for dep in sorted(objs.deployments, key=lambda d: (d.namespace, d.name)):
         owner = f"Deployment/{dep.namespace}/{dep.name}"
@@ -216,10 +230,10 @@ def _deployment_pods(topo: Topology, objs: Objects, blocks: dict[str, IPv4Networ
         for _ in range(dep.replicas - len(kept)):
             while True:
                 name = f"{dep.name}-{thash}-{random_suffix()}"
-                if all(p.name != name for p in pods + previous):
+                if all(p.name != name for p in pods + previous + gone):
                     break
             node = _place(topo, pods + [p for p in previous if p.owner != owner], owner)
-            ip = _pod_ip(node, blocks, pods + [p for p in previous if p.owner != owner])
+            ip = _pod_ip(node, blocks, pods + [p for p in previous if p.owner != owner] + gone)
             env: dict[str, str] = {}
             for e in container.env:
                 if e.field_path == "metadata.name":
@@ -253,7 +267,8 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
     previous = alloc.pod_specs()
     classes = _ours(objs)
     ours = {c.metadata.name for c in classes if c.controller_name == CONTROLLER_NAME}
-    pods = _deployment_pods(topo, objs, blocks, previous)
+    terminating = alloc.deleted_specs()
+    pods = _deployment_pods(topo, objs, blocks, previous, terminating)
 
     services: list[Service] = list(objs.services)
     gateway_specs: dict[ObjKey, GatewaySpec] = {}
@@ -275,7 +290,7 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         else:
             # Every pod placed so far in this pass, and every pod still running from earlier ones
             # (another Gateway's proxy included): none may share this pod's address.
-            others = pods + [p for p in previous if p.owner != owner and p.key not in {q.key for q in pods}]
+            others = pods + [p for p in previous if p.owner != owner and p.key not in {q.key for q in pods}] + terminating
             node = _place(topo, others)
             pod = PodSpec(GATEWAY_NAMESPACE, f"{svc_name}-{thash}-{random_suffix()}", owner, thash, node,
                           _pod_ip(node, blocks, others), {**labels, "pod-template-hash": thash}, "gateway", ports)
@@ -307,6 +322,7 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
             if lb_ip:
                 alloc.lb_ips[skey] = lb_ip
         endpoints: dict[int, tuple[Endpoint, ...]] = {}
+        not_ready: dict[int, tuple[Endpoint, ...]] = {}
         sel = (svc.namespace, tuple(sorted(svc.selector.items())))
         if sel not in selected:
             selected[sel] = [p for p in pods if svc.selector and p.namespace == svc.namespace
@@ -316,8 +332,10 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
             target = sp.target_port if isinstance(sp.target_port, int) else 0
             endpoints[sp.port] = tuple(Endpoint(p.ip, target, p.key, p.node) for p in members
                                        if p.key in ready and target)
+            not_ready[sp.port] = tuple(Endpoint(p.ip, target, p.key, p.node) for p in members
+                                       if p.key not in ready and target)
         specs[skey] = ServiceSpec(svc.namespace, svc.name, svc.type, cluster_ip, lb_ip, svc.ports, endpoints,
-                                  svc.external_traffic_policy)
+                                  svc.external_traffic_policy, not_ready)
     for gone in set(alloc.cluster_ips) - set(specs):
         alloc.cluster_ips.pop(gone)
     for gone in set(alloc.lb_ips) - set(specs):

@@ -24,6 +24,10 @@ from .test_passthrough import curl, gateway_ip
 pytestmark = pytest.mark.lab
 ECHO = "pod:default/passthrough-echoserver-"
 BIRD_CAPS = 0x3C00  # NET_BIND_SERVICE (10), NET_BROADCAST (11), NET_ADMIN (12), NET_RAW (13)
+# CHOWN (0), DAC_OVERRIDE (1), KILL (5), SETGID (6), SETUID (7), SETPCAP (8), NET_ADMIN (12), SYS_PTRACE (19),
+# SYS_ADMIN (21)
+CONTROLPLANE_CAPS = 0x2811E3
+SUPERVISOR_CAPS = BIRD_CAPS | 1 << 8 | 1 << 21  # and SETPCAP, SYS_ADMIN
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +145,9 @@ def test_a_killed_echo_pod_restarts_in_its_namespace_then_backs_off(lab: str) ->
     assert "back-off 10s restarting failed container=echoserver" in st["state"]["waiting"]["message"]
     assert st["restartCount"] == 1 and not st["ready"]
     eps = json.loads(gwlab("--lab", lab, "kubectl", "get", "endpoints", "passthrough-echoserver", "-o", "json").stdout)
-    assert not eps.get("subsets")  # no ready backend while it backs off
+    # no ready backend while it backs off: the pod is listed as not ready
+    assert not any(s.get("addresses") for s in eps.get("subsets") or [])
+    assert [a["ip"] for s in eps["subsets"] for a in s["notReadyAddresses"]] == [ip]
     reasons = gwlab("--lab", lab, "kubectl", "get", "events", "--field-selector", f"involvedObject.name={name}",
                     "-o", "jsonpath={.items[*].reason}").stdout.split()
     assert {"BackOff", "Pulled", "Created", "Started"} <= set(reasons), reasons
@@ -155,6 +161,14 @@ def test_processes_hold_only_what_they_need_and_the_run_directory_is_closed(lab:
             st = proc_status(p["pid"])
             assert st["Uid"].split()[0] == "0" and st["NoNewPrivs"] == "1", (p["role"], st)
             assert int(st["CapEff"], 16) == int(st["CapBnd"], 16) == BIRD_CAPS, (p["role"], st)
+    # the control plane and the supervisor: root with only the capabilities their work needs
+    wanted = {"controlplane": CONTROLPLANE_CAPS, "supervisor": SUPERVISOR_CAPS}
+    for p in records(lab, "state")["processes"]:
+        if p["role"] in wanted:
+            st = proc_status(p["pid"])
+            assert st["Uid"].split()[0] == "0" and st["NoNewPrivs"] == "1", (p["role"], st)
+            assert int(st["CapEff"], 16) == int(st["CapBnd"], 16) == wanted.pop(p["role"]), (p["role"], st)
+    assert not wanted
     pods = [p for p in records(lab)["processes"] if p["role"].startswith("pod:")]
     assert any("envoy" in p["exe"] for p in pods) and any("python" in p["exe"] for p in pods)
     for p in pods:

@@ -53,11 +53,12 @@ def worker_pods(lab: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def endpoint_ips(lab: str) -> set[str]:
+def endpoint_ips(lab: str, ready: bool = True) -> set[str]:
+    """The addresses the Endpoints and EndpointSlices list as ready (or, `ready` False, as not ready)."""
     eps = {a["ip"] for e in get(lab, "endpoints", "-A")["items"] for s in e.get("subsets") or []
-           for a in s.get("addresses") or []}
+           for a in s.get("addresses" if ready else "notReadyAddresses") or []}
     slices = {a for s in get(lab, "endpointslices", "-A")["items"] for e in s.get("endpoints") or []
-              for a in e["addresses"]}
+              if e["conditions"]["ready"] is ready for a in e["addresses"]}
     return eps | slices
 
 
@@ -101,6 +102,16 @@ def test_an_isolated_worker_goes_not_ready_and_back(lab_name: str) -> None:
             {(nodelife.UNREACHABLE, "NoSchedule"), (nodelife.UNREACHABLE, "NoExecute")}
         until("the worker's pods Ready=False", lambda: all(r == "False" for _, r in worker_pods(lab).values()), wait)
         until("the worker's pods out of the endpoints", lambda: not ips & endpoint_ips(lab), wait)
+        # listed as not ready instead (notReadyAddresses; ready and serving false in the slices)
+        until("the worker's pods listed not ready", lambda: ips <= endpoint_ips(lab, ready=False), wait)
+        # MarkPodsNotReady: only the Ready condition goes False, the kubelet's last report stays (it cannot
+        # report): no reason, ContainersReady and the container's ready flag still true
+        for p in get(lab, "pods", "-A")["items"]:
+            if p["spec"].get("nodeName") == WORKER:
+                by_type = {c["type"]: c for c in p["status"]["conditions"]}
+                assert by_type["Ready"]["status"] == "False" and "reason" not in by_type["Ready"], by_type
+                assert by_type["ContainersReady"]["status"] == "True"
+                assert p["status"]["containerStatuses"][0]["ready"] is True
         assert events(lab, "NodeNotReady").get(WORKER) == 1
         assert set(pods) <= set(events(lab, "NodeNotReady"))  # each pod's Warning "Node is not ready"
         for other in ("calico-control-plane", "calico-worker2"):  # their heartbeats still arrive
@@ -110,6 +121,7 @@ def test_an_isolated_worker_goes_not_ready_and_back(lab_name: str) -> None:
         until("the worker's Node Ready again", lambda: ready_status(lab, WORKER) == "True", wait)
         until("the worker's pods Ready again", lambda: all(r == "True" for _, r in worker_pods(lab).values()), wait)
         until("the worker's pods back in the endpoints", lambda: ips <= endpoint_ips(lab), wait)
+        assert not ips & endpoint_ips(lab, ready=False)
         assert "taints" not in get(lab, "node", WORKER)["spec"]
         assert events(lab, "NodeReady").get(WORKER) == 1
 

@@ -147,7 +147,32 @@ def test_a_pod_left_not_ready_that_answers_now_calls_for_a_pass() -> None:
     def probe(pod: PodSpec) -> bool:
         probed.append(pod.key)
         return pod.key == POD.key
-    assert kubelet.became_ready([POD, other], set(), set(), probe)
-    assert not kubelet.became_ready([POD, other], {POD.key}, set(), probe)  # the ready one is not probed
-    assert not kubelet.became_ready([POD, other], set(), {POD.key}, probe)  # nor one backing off
-    assert POD.key not in probed[1:]
+    assert kubelet.probe_round([POD, other], set(), set(), probe, {}, {})
+    assert not kubelet.probe_round([POD, other], {POD.key}, set(), probe, {}, {})  # ready and answering: no news
+    probed.clear()
+    assert not kubelet.probe_round([POD, other], set(), {POD.key}, probe, {}, {})  # one backing off is skipped
+    assert probed == [other.key]
+
+
+def test_a_ready_pod_that_stops_answering_is_failed_after_three_probes_in_a_row_and_back_at_its_first_answer() -> None:
+    answers = {POD.key: True}
+    failures: dict[str, int] = {}
+    containers: dict[str, Container] = {}
+
+    def probe(pod: PodSpec) -> bool:
+        return answers[pod.key]
+
+    def round_(ready: set[str]) -> bool:
+        return kubelet.probe_round([POD], ready, set(), probe, failures, containers)
+    assert not round_({POD.key})
+    answers[POD.key] = False  # hung (SIGSTOP): its kernel still accepts, its process never answers
+    assert not round_({POD.key}) and not round_({POD.key})  # failureThreshold 3: two are not enough
+    answers[POD.key] = True
+    assert not round_({POD.key}) and failures == {}  # an answer resets the count
+    answers[POD.key] = False
+    assert [round_({POD.key}) for _ in range(3)] == [False, False, True]
+    assert containers[POD.key].probe_failed
+    assert containers[POD.key].events[-1][0] == "Unhealthy" and "3 times in a row" in containers[POD.key].events[-1][1]
+    assert not round_(set())  # still failing, already marked: no new pass
+    answers[POD.key] = True
+    assert round_(set()) and not containers[POD.key].probe_failed  # answers again: ready at the next pass

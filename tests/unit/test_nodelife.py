@@ -199,3 +199,16 @@ def test_lease_objects_are_written_at_a_bounded_rate(topo: Topology) -> None:
     clock.t += 1.0
     lc.renew("calico-worker")
     assert renew_time() != first
+
+
+def test_mark_pods_not_ready_sets_only_the_ready_condition_false() -> None:
+    status = {"phase": "Running", "conditions": [
+        {"type": "ContainersReady", "status": "True", "lastTransitionTime": "t0"},
+        {"type": "Ready", "status": "True", "lastTransitionTime": "t0"}],
+        "containerStatuses": [{"name": "echoserver", "ready": True}]}
+    marked = life.mark_pod_not_ready(status, "t1")
+    by_type = {c["type"]: c for c in marked["conditions"]}
+    assert by_type["Ready"] == {"type": "Ready", "status": "False", "lastTransitionTime": "t1"}  # no reason
+    assert by_type["ContainersReady"]["status"] == "True" and marked["containerStatuses"][0]["ready"] is True
+    assert status["conditions"][1]["status"] == "True"  # the input is left alone
+    assert life.mark_pod_not_ready(marked, "t2") == marked  # already marked: its transition time kept

@@ -161,3 +161,65 @@ def test_a_second_gateway_gets_its_own_proxy_address() -> None:
     assert len(ips) == len(set(ips)) == len(first.pods) + 1
     lbs = [s.lb_ip for s in both.services.values() if s.type == "LoadBalancer"]
     assert len(lbs) == 2 and len(set(lbs)) == 2
+
+
+def test_the_selected_pods_not_ready_are_kept_apart_from_the_ready_endpoints() -> None:
+    from orchestrator.controlplane.writeback import endpoint_lists
+
+    alloc = Allocations()
+    w = world(workshop(), alloc)
+    echo = next(p for p in w.pods.values() if p.role == "echo")
+    svc = w.services["default/passthrough-echoserver"]
+    assert svc.endpoints[443] == () and [e.pod for e in svc.not_ready[443]] == [echo.key]
+    assert endpoint_lists(svc) == ({}, {echo.ip: echo.key}, [8443])
+    assert endpoint_lists(svc, frozenset({echo.key})) == ({}, {}, [])  # waiting for its Secret: no address
+    alloc.ready = [echo.key]
+    svc = world(workshop(), alloc).services["default/passthrough-echoserver"]
+    assert [e.pod for e in svc.endpoints[443]] == [echo.key] and svc.not_ready[443] == ()
+    assert endpoint_lists(svc) == ({echo.ip: echo.key}, {}, [8443])
+
+
+def test_a_deleted_pod_is_replaced_under_a_new_name_and_address_while_it_terminates() -> None:
+    alloc = Allocations()
+    w = world(workshop(), alloc)
+    old = next(p for p in w.pods.values() if p.role == "echo")
+    alloc.deleted = [p for p in alloc.pods if p["name"] == old.name]
+    alloc.pods = [p for p in alloc.pods if p["name"] != old.name]
+    w = world(workshop(), alloc)
+    new = next(p for p in w.pods.values() if p.role == "echo")
+    assert new.name != old.name and new.ip != old.ip
+    assert new.name.rsplit("-", 1)[0] == old.name.rsplit("-", 1)[0]  # the same ReplicaSet
+    assert old.key not in w.pods and [p.key for p in alloc.deleted_specs()] == [old.key]
+
+
+def test_endpoints_and_slices_as_the_endpoints_controllers_write_them() -> None:
+    from orchestrator.apiserver.crud import Objects
+    from orchestrator.apiserver.registry import by_kind
+    from orchestrator.apiserver.store import Store
+    from orchestrator.controlplane import writeback
+
+    alloc = Allocations()
+    workshop_docs = workshop()
+    w = world(workshop_docs, alloc)
+    echo = next(p for p in w.pods.values() if p.role == "echo")
+    svc_r, eps_r = by_kind("v1", "Service"), by_kind("v1", "Endpoints")
+    slices_r = by_kind("discovery.k8s.io/v1", "EndpointSlice")
+    assert svc_r and eps_r and slices_r
+    objects = Objects(Store())
+    svc = next(d for d in workshop_docs if d.kind == "Service")
+    objects.create(svc_r, "default", {**svc.body, "metadata": {**svc.body["metadata"], "namespace": "default"}})
+    specs = list(w.pods.values())
+    writeback.endpoints(objects, list(w.services.values()), specs)
+    ep = objects.get(eps_r, "default", "passthrough-echoserver")
+    assert ep["subsets"] == [{"notReadyAddresses": [{"ip": echo.ip, "nodeName": echo.node, "targetRef": {
+        "kind": "Pod", "namespace": "default", "name": echo.name}}], "ports": [{"port": 8443, "protocol": "TCP"}]}]
+    entry, = objects.get(slices_r, "default", "passthrough-echoserver")["endpoints"]
+    assert entry["conditions"] == {"ready": False, "serving": False, "terminating": False}
+
+    alloc.ready = [echo.key]
+    w = world(workshop_docs, alloc)
+    writeback.endpoints(objects, list(w.services.values()), specs)
+    subset, = objects.get(eps_r, "default", "passthrough-echoserver")["subsets"]
+    assert [a["ip"] for a in subset["addresses"]] == [echo.ip] and "notReadyAddresses" not in subset
+    entry, = objects.get(slices_r, "default", "passthrough-echoserver")["endpoints"]
+    assert entry["conditions"] == {"ready": True, "serving": True, "terminating": False}

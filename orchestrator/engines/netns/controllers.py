@@ -25,7 +25,7 @@ from orchestrator.controlplane import nodelife
 from orchestrator.engines.base import SyncReport
 from orchestrator.engines.netns import proxy
 from orchestrator.engines.netns.host import NodeHost
-from orchestrator.engines.netns.kubelet import Kubelet, backing_off
+from orchestrator.engines.netns.kubelet import Kubelet, backing_off, probe_failed
 from orchestrator.engines.netns.pods import ENVOY_READY, PodPlane
 from orchestrator.timing import phase
 from orchestrator.k8s.core import Deployment, GatewayAPI, Secret, Service
@@ -78,6 +78,14 @@ class Controllers:
     def _save(self, alloc: Allocations) -> None:
         atomic_write(self.path, json.dumps(asdict(alloc), indent=1))
 
+    def delete_pods(self, keys: set[str]) -> None:
+        """Pods whose objects were deleted: their owners no longer count them (the next world makes
+        replacements under new names); the next pass drains and stops them as it does a pod scaled away."""
+        alloc = self.allocations()
+        alloc.deleted += [p for p in alloc.pods if f"{p['namespace']}/{p['name']}" in keys]
+        alloc.pods = [p for p in alloc.pods if f"{p['namespace']}/{p['name']}" not in keys]
+        self._save(alloc)
+
     def lab_ranges(self, plan: ClusterPlan, svc_cidr: IPv4Network) -> list[IPv4Network]:
         pools = [p.cidr for p in calico_objects(plan.parsed).pools]
         return sorted({self.host.topo.segment, svc_cidr, *pools})
@@ -91,7 +99,7 @@ class Controllers:
         plane = PodPlane(self.host, self.lab_ranges(plan, svc_cidr))
         report = SyncReport()
 
-        previous = {p.key: p for p in alloc.pod_specs()}
+        previous = {p.key: p for p in alloc.pod_specs() + alloc.deleted_specs()}
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         self._save(alloc)  # pods about to be made are on record before they exist
         running = plane.existing()
@@ -101,6 +109,7 @@ class Controllers:
         for key in leaving:
             plane.remove(key, TERMINATION_GRACE)
             report.removed.append(key)
+        alloc.deleted = []
         kubelet = Kubelet(self.host.state, plane)
         kubelet.forget(leaving)
         # A pod whose process died is started again (with the kubelet's back-off) in its namespace.
@@ -128,12 +137,14 @@ class Controllers:
         alloc.ready = sorted(set(ready) | {k for k in alloc.ready if k in world.pods and world.pods[k].role != "echo"})
         # A NotReady node's pods are not ready (the node lifecycle's MarkPodsNotReady): out of the endpoints.
         unready_nodes = nodelife.unready(self.host.files)
-        alloc.ready = [k for k in alloc.ready if world.pods[k].node not in unready_nodes]
+        # A pod the readiness prober holds failed (hung) is not ready either, until it answers again.
+        failing = probe_failed(self.host.state)
+        alloc.ready = [k for k in alloc.ready if world.pods[k].node not in unready_nodes and k not in failing]
 
         # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
         report.reloaded, refused = plane.sync_gateways(world)
-        gw_pods = [p for p in world.pods.values() if p.role == "gateway" and p.key not in off]
+        gw_pods = [p for p in world.pods.values() if p.role == "gateway" and p.key not in off | failing]
         with phase(ENVOY_READY):
             ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}

@@ -66,10 +66,43 @@ def due(state: LabState, now: float | None = None) -> bool:
     return False
 
 
-def became_ready(specs: list[PodSpec], ready: set[str], off: set[str], probe: Callable[[PodSpec], bool]) -> bool:
-    """A pod the last pass left not ready (a slow start, a passing fault) answers its probe now: the
-    kubelet probes on, so its Ready condition and endpoints follow without another write."""
-    return any(probe(s) for s in specs if s.key not in ready and s.key not in off)
+FAILURE_THRESHOLD = 3  # the readiness probe's failureThreshold (Kubernetes' default)
+
+
+def probe_round(specs: list[PodSpec], ready: set[str], skip: set[str], probe: Callable[[PodSpec], bool],
+                failures: dict[str, int], containers: dict[str, Container], now: float | None = None) -> bool:
+    """One period of the kubelet's readiness prober over the running pods (`skip`: backing off, or on a
+    node whose kubelet cannot report): a pod not ready that answers now, or one marked failed that
+    answers again, is ready again; a ready pod that fails FAILURE_THRESHOLD probes in a row is marked
+    (Container.probe_failed) with the kubelet's Unhealthy Event. `failures` counts the failures in a row
+    between calls. True when a pass is due, so that its Ready condition and endpoints follow."""
+    due = False
+    for s in specs:
+        if s.key in skip:
+            continue
+        c = containers.get(s.key)
+        failed = c is not None and c.probe_failed
+        if probe(s):
+            failures.pop(s.key, None)
+            if failed:
+                assert c is not None
+                c.probe_failed = False
+            due = due or failed or s.key not in ready
+            continue
+        failures[s.key] = failures.get(s.key, 0) + 1
+        if s.key in ready and not failed and failures[s.key] >= FAILURE_THRESHOLD:
+            c = containers.setdefault(s.key, Container())
+            c.probe_failed = True
+            target = f"{s.ip}:{s.ports[0]}" if s.role == "echo" and s.ports else "Envoy's admin (GET /ready)"
+            c.events.append(["Unhealthy", f"Readiness probe failed: no answer from {target} within the probe's "
+                             f"timeout, {failures[s.key]} times in a row", "Warning"])
+            due = True
+    return due
+
+
+def probe_failed(state: LabState) -> set[str]:
+    """Pods the readiness prober holds not ready."""
+    return {k for k, c in records_of(state).items() if c.probe_failed}
 
 
 def backing_off(state: LabState) -> set[str]:
@@ -101,6 +134,7 @@ class Kubelet:
         for key in keys:
             c = self.containers.setdefault(key, Container())
             c.started_at, c.started, c.next_start, c.delay = stamp(now), now, 0.0, 0.0
+            c.probe_failed = False
         self.state.save()
 
     def forget(self, keys: list[str]) -> None:
@@ -130,6 +164,7 @@ class Kubelet:
                 continue
             c.restart_count += 1
             c.started_at, c.started, c.next_start, c.delay = stamp(now), now, 0.0, 0.0
+            c.probe_failed = False
             if not namespaces.exists(self.plane.namespace(pod)):  # its sandbox went with it: made anew
                 c.events.append(["SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", "Normal"])
                 remake.append(key)

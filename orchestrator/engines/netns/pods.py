@@ -36,6 +36,7 @@ ENVOY_START = "Envoy start (xDS translated, checked by envoy --mode validate, sp
 ENVOY_UPDATE = "Envoy xDS update (translated, checked, files renamed into place)"
 ENVOY_READY = "Envoy ready (/ready LIVE, every listener active, every endpoint held)"
 POD_GATEWAY = IPv4Address("169.254.1.1")
+PROBE_TIMEOUT = 0.5  # the readiness probe's timeoutSeconds (Kubernetes' default: 1 s)
 POD_SYSCTLS = {
     "net.ipv4.ip_forward": "0",
     "net.ipv4.conf.all.rp_filter": "0",
@@ -176,6 +177,34 @@ class PodPlane:
         try:
             s.settimeout(0.2)
             return all(s.connect_ex((pod.ip, port)) == 0 for port in pod.ports[:1]) if pod.ports else True
+        finally:
+            s.close()
+
+    def answers(self, pod: PodSpec, timeout: float = PROBE_TIMEOUT) -> bool:
+        """The kubelet's periodic readiness probe of a running pod: its process must answer, not only
+        its kernel (a stopped process's listening socket still completes TCP handshakes). From the pod's
+        node, a line of HTTP to its first port: the echo server's TLS closes on it, plain HTTP answers;
+        either is an answer, silence within `timeout` (timeoutSeconds) is a failure. The gateway's Envoy:
+        Envoy Gateway's probe, /ready over its admin socket."""
+        proc = self.host.state.process(role(pod))
+        if proc is None or not procs.alive(proc):
+            return False
+        if pod.role != "echo":
+            return proxy.answers(proxy.layout(self.paths(pod).root), timeout)
+        if not pod.ports:
+            return True
+        with namespaces.inside(self.host.ns(pod.node)):
+            s = socket.socket()
+        try:
+            s.settimeout(timeout)
+            s.connect((pod.ip, pod.ports[0]))
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            s.recv(1)  # data or end of stream: the process read the request and acted
+            return True
+        except ConnectionResetError:
+            return True  # closed with unread data: the process acted too
+        except OSError:
+            return False
         finally:
             s.close()
 

@@ -42,6 +42,16 @@ def unprivileged(uid: int, argv: list[str]) -> list[str]:
 
 
 BIRD_CAPS = ("net_admin", "net_bind_service", "net_raw", "net_broadcast")  # what a routing daemon needs
+# The supervisor: nsenter into a node's namespace (sys_admin) to start BIRD there with BIRD_CAPS, whose
+# bounding set setpriv cuts (setpcap).
+SUPERVISOR_CAPS = ("sys_admin", "setpcap", *BIRD_CAPS)
+# The control plane: namespaces made, entered and mounted under /run/netns (sys_admin), links, routes
+# and nftables (net_admin); pods started as their user (setuid, setgid; setpcap: their empty bounding
+# set) in directories it gives them (chown) and later writes into and removes (dac_override); pods
+# signalled (kill) and adopted by what /proc says of another user's process, its executable and its
+# namespace (sys_ptrace). Found by trying: without sys_ptrace every pod looked dead and was restarted.
+CONTROLPLANE_CAPS = ("sys_admin", "net_admin", "setuid", "setgid", "setpcap", "chown", "dac_override", "kill",
+                     "sys_ptrace")
 
 
 def confined(caps: tuple[str, ...], argv: list[str]) -> list[str]:

@@ -101,6 +101,12 @@ def ready(where: ProxyLayout) -> bool:
     return held is not None and on_file <= held
 
 
+def answers(where: ProxyLayout, timeout: float) -> bool:
+    """Envoy Gateway's readiness probe of a running proxy (httpGet /ready on its admin): what the
+    kubelet's periodic probe asks; `ready` above is the stricter start-up wait."""
+    return Admin(where.admin_socket, timeout=timeout).ready()
+
+
 def endpoints_on_file(where: ProxyLayout) -> set[str]:
     """Every "ip:port" of the proxy's EDS files."""
     return {f"{e['endpoint']['address']['socketAddress']['address']}:"

@@ -48,6 +48,9 @@ class Container:
     next_start: float = 0.0  # while backing off: when it starts again (epoch); 0 when not backing off
     delay: float = 0.0  # the back-off now in force (the CrashLoopBackOff message's "back-off 10s")
     last: Terminated | None = None
+    # The readiness prober's verdict on a running container: failureThreshold probes in a row failed
+    # (a hung process); cleared by its next success or a new start
+    probe_failed: bool = False
     events: list[list[str]] = field(default_factory=list)  # [reason, message, type] not yet written
 
     @classmethod
