@@ -212,8 +212,10 @@ def analyse(lay: Layout, caps: list[PointCapture], dnat: list[DnatMatch], curl: 
                        for s in cs.values() if s.flow == client.flow})
     echo_side = [s for s in sightings if s.point.kind == "echo" and s.leg == "backend"]
     echo = min(echo_side, key=lambda s: s.time) if echo_side else None
+    # A node's own connections to its pods are the kubelet's readiness probes, not the request.
     backend_packets = sum(s.packets for cs in convs.values() for s in cs.values()
-                          if lay.is_backend(s.flow.dst) or lay.is_backend(s.flow.src))
+                          if (lay.is_backend(s.flow.dst) and s.flow.src.ip not in lay.nodes)
+                          or (lay.is_backend(s.flow.src) and s.flow.dst.ip not in lay.nodes))
     checks = (_passthrough_checks(lay, client, ecmp, dnat, gateway, backend, echo, curl, served)
               if lay.expect == PASSTHROUGH else _refused_checks(lay, client, ecmp, gateway, backend_packets, curl))
     ok = bool(checks) and all(c.ok for c in checks)

@@ -92,8 +92,14 @@ def layout(lab: Lab, inv: inventory.Inventory, sni: str, request: str = TLS) -> 
 
 
 def bpf_for(lay: Layout) -> str:
+    """The request's TCP ports; a node's own connections to its backends' ports (the kubelet's
+    readiness probes) left out."""
     ports = sorted({lay.port, *lay.backend_ports})
-    return "tcp and (" + " or ".join(f"port {p}" for p in ports) + ")"
+    bpf = "tcp and (" + " or ".join(f"port {p}" for p in ports) + ")"
+    if lay.nodes and lay.backend_ports:
+        nodes = " or ".join(f"host {ip}" for ip in sorted(lay.nodes))
+        bpf += f" and not (({nodes}) and (" + " or ".join(f"port {p}" for p in sorted(lay.backend_ports)) + "))"
+    return bpf
 
 
 def _der(pem: bytes | None) -> bytes | None:
