@@ -71,8 +71,9 @@ def workshop_blocks() -> list[Block]:
 
 # Prepended to the script the tests run: `watch CMD` runs CMD until two outputs in a row agree
 # (bounded), as a reader watches until the output settles; `sleep N` (the workshop's "wait for 30
-# seconds" for the gateway to be programmed) ends as soon as every Gateway's address is routed from
-# where it runs, and after N seconds at most, so the script never depends on how fast the lab is.
+# seconds" for the services and gateway to be ready) ends as soon as every Gateway is Programmed for
+# its latest generation and each of its listeners' ports takes a TCP connection at its address from
+# where the script runs, and after N seconds at most: the script never depends on how fast the lab is.
 HARNESS = r"""
 watch() {
   local prev="" out="" n=0
@@ -83,14 +84,16 @@ watch() {
   printf '%s\n' "$out"
 }
 sleep() {
-  local end=$((SECONDS + ${1%s})) addrs ok a
+  local end=$((SECONDS + ${1%s})) lines ready gen obs prog addr ports p
   while [ $SECONDS -lt $end ]; do
-    addrs=$(kubectl get gateways -A -o jsonpath='{.items[*].status.addresses[*].value}' 2>/dev/null || true)
-    if [ -n "$addrs" ]; then
-      ok=1
-      for a in $addrs; do ip route get "$a" >/dev/null 2>&1 || ok=0; done
-      [ $ok = 1 ] && return 0
-    fi
+    ready=1
+    lines=$(kubectl get gateways -A -o jsonpath='{range .items[*]}{.metadata.generation} {.status.conditions[?(@.type=="Programmed")].observedGeneration} {.status.conditions[?(@.type=="Programmed")].status} {.status.addresses[0].value} {.spec.listeners[*].port}{"\n"}{end}' 2>/dev/null) || ready=0
+    [ -n "$lines" ] || ready=0
+    while read -r gen obs prog addr ports; do
+      if [ "$gen" != "$obs" ] || [ "$prog" != True ] || [ -z "$addr" ]; then ready=0; continue; fi
+      for p in $ports; do timeout 1 bash -c "exec 3<>/dev/tcp/$addr/$p" 2>/dev/null || ready=0; done
+    done <<< "$lines"
+    [ $ready = 1 ] && return 0
     command sleep 0.2
   done
 }

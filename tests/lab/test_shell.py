@@ -134,6 +134,9 @@ def test_workshop_as_written_in_the_shell(lab_name: str, tmp_path: Path) -> None
             f"echo '### {b.section}'\n{b.code}" for b in workshop_blocks()
             if not b.section.startswith("clean-up")) + "\n"
         status, out = shell(lab_name, script)
+        if status != 0:  # what the bastion held when it failed
+            out += shell(lab_name, "date +%T.%N; ip route; birdc show protocols; "
+                         "kubectl get gateway,pods -A -o wide")[1]
         assert status == 0, out
         assert "HTTP/2 200" in out and '"pod": "passthrough-echoserver-' in out, out
         status, out = shell(lab_name, "\n".join(b.code for b in section("clean-up")))
