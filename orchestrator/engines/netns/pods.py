@@ -140,7 +140,7 @@ class PodPlane:
             # Envoy starts on what is on file (nothing yet for a new pod) while its translation is
             # checked (envoy --mode validate, ~0.1 s beside Envoy's own ~0.25 s start); a refused one
             # never reaches it, and the proxy is stopped and its pod removed as before.
-            proxy.prepare(gw, where, pod.name)
+            proxy.prepare(where, pod.name, str(gw.key))
             proc = procs.spawn(role(pod), ns, proxy.argv(where), paths.log, cwd=paths.root, uid=POD_UID,
                                status=(paths.exit_status, paths.container_pid))
             try:
