@@ -90,6 +90,7 @@ bench: deps
 	@missing=$$(for p in $(BENCH_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 	$(VENV)/bin/python bench/bench_up.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --mininet-runs $(BENCH_MININET_RUNS) --timeout 900
+	$(VENV)/bin/python bench/bench_workshop.py --runs $(BENCH_RUNS)
 	$(VENV)/bin/python bench/bench_passthrough.py
 	$(MAKE) bird-bench
 
