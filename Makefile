@@ -14,6 +14,9 @@ BINDIR ?= /usr/local/bin
 
 ## deps: install what is missing (Debian packages, BIRD 2 in a private prefix, the venv)
 deps: $(VENV)/.installed $(BIRD2_PREFIX)/usr/sbin/bird
+	@# Bytecode for every gwlab module, once: each lab process (the CLI, the control plane, the echo
+	@# pods) would otherwise compile what it imports at every start where PYTHONDONTWRITEBYTECODE is set.
+	@$(VENV)/bin/python -m compileall -q orchestrator >/dev/null
 
 .deps/apt.stamp:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -87,6 +90,7 @@ bench: deps
 	@missing=$$(for p in $(BENCH_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 	$(VENV)/bin/python bench/bench_up.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --mininet-runs $(BENCH_MININET_RUNS) --timeout 900
+	$(VENV)/bin/python bench/bench_workshop.py --runs $(BENCH_RUNS)
 	$(VENV)/bin/python bench/bench_passthrough.py
 	$(MAKE) bird-bench
 

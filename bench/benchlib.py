@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -10,9 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gwlab(*args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT, capture_output=True,
-                         text=True, timeout=timeout)
+def gwlab(*args: str, check: bool = False, timeout: float = 300, tree: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`tree`: the source tree whose gwlab runs (another checkout of the project, to compare with)."""
+    env = None if tree == ROOT else {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=tree, capture_output=True,
+                         text=True, timeout=timeout, env=env)
     if check and out.returncode != 0:
         raise SystemExit(f"gwlab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
     return out

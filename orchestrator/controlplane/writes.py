@@ -61,11 +61,13 @@ def write(client: Client, docs: list[Document], ignored: dict[tuple[str, str, st
         if ns:
             _ensure_namespace(client, ns, made)
         body = _body(doc)
-        current = client.request("GET", object_path(r, ns, doc.name))
-        if current.status == 404:
-            _check(client.request("POST", object_path(r, ns), body), doc.file)
+        # Create first (one request where `up` writes its objects); an object that exists is replaced.
+        made_now = client.request("POST", object_path(r, ns), body)
+        if made_now.status != 409 or made_now.body.get("reason") != "AlreadyExists":
+            _check(made_now, doc.file)
             verb = "created"
         else:
+            current = client.request("GET", object_path(r, ns, doc.name))
             old_rv = _check(current, doc.file).body["metadata"]["resourceVersion"]
             body["metadata"]["resourceVersion"] = old_rv
             new = _check(client.request("PUT", object_path(r, ns, doc.name), body), doc.file)

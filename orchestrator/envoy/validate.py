@@ -14,12 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.envoy.layout import ProxyLayout
 from orchestrator.envoy.spawn import envoy_binary
 from orchestrator.envoy.translate import XdsResources
-from orchestrator.envoy.xds_files import discovery_response
+from orchestrator.envoy.xds_files import discovery_response, dump
 
 
 class EnvoyRefused(ValueError):
@@ -40,10 +38,10 @@ def check(layout: ProxyLayout, res: XdsResources, binary: Path | None = None) ->
         for route in moved["routes"]:
             scratch.rds(route["name"]).write_text(discovery_response("rds", [route]))
         config = scratch.root / "validate.yaml"
-        config.write_text(yaml.safe_dump({
+        config.write_text(dump({
             "node": {"id": "validate", "cluster": "validate"},
             "static_resources": {"listeners": moved["listeners"], "clusters": moved["clusters"]},
-        }))
+        }, sort_keys=True))
         out = subprocess.run([str(binary or envoy_binary()), "--mode", "validate", "-c", str(config),
                               "--disable-hot-restart", "--log-level", "critical"],
                              capture_output=True, text=True, timeout=60)

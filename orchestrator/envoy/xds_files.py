@@ -29,6 +29,17 @@ TYPE_URLS = {
 }
 
 
+# libyaml's safe loader and dumper where PyYAML was built with it: the pure-Python ones took most of
+# a pass's xDS work (every readiness poll reads LDS and EDS). Both emit and read the same documents.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def dump(doc: Any, sort_keys: bool) -> str:
+    """YAML text of a document as yaml.safe_dump writes it (block style)."""
+    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=sort_keys, default_flow_style=False)
+
+
 @dataclass(frozen=True)
 class WriteReport:
     written: list[Path] = field(default_factory=list)
@@ -40,7 +51,7 @@ class WriteReport:
 
 def discovery_response(kind: str, resources: list[Resource]) -> str:
     doc = {"resources": [{"@type": TYPE_URLS[kind], **r} for r in resources]}
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+    return dump(doc, sort_keys=True)
 
 
 def prepare(layout: ProxyLayout, *, node_id: str, gateway: str) -> bool:
@@ -50,7 +61,7 @@ def prepare(layout: ProxyLayout, *, node_id: str, gateway: str) -> bool:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if layout.owner is not None:
             os.chown(path, layout.owner, layout.owner)
-    text = yaml.safe_dump(bootstrap(layout, node_id=node_id, gateway=gateway), sort_keys=False)
+    text = dump(bootstrap(layout, node_id=node_id, gateway=gateway), sort_keys=False)
     return _replace(layout, layout.bootstrap, text)
 
 
@@ -81,7 +92,7 @@ def write(layout: ProxyLayout, res: XdsResources) -> WriteReport:
 
 def read(path: Path) -> list[dict[str, Any]]:
     """The resources of one xDS file (for tests and `egctl`-like views of what was sent)."""
-    doc = yaml.safe_load(path.read_text())
+    doc = yaml.load(path.read_text(), Loader=_LOADER)  # noqa: S506 - the safe loader, in C where built
     return list(doc.get("resources", [])) if isinstance(doc, dict) else []
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator import PROJECT_ROOT, checks, topology
 from orchestrator.engines.base import KernelRoute
-from orchestrator.engines.netns.proxy import mark_refused
+from orchestrator.engines.netns.proxy import mark_refused, prepare
 from orchestrator.envoy import validate, xds_files
 from orchestrator.envoy.deliver import deliver, only_endpoints_change
 from orchestrator.envoy.layout import ProxyLayout
@@ -129,3 +129,14 @@ def test_the_policys_health_checks_reach_envoys_clusters_and_envoy_accepts_them(
     assert cluster["healthChecks"][0]["interval"] == "2s" and "tcpHealthCheck" in cluster["healthChecks"][0]
     assert cluster["outlierDetection"]["consecutiveGatewayFailure"] == 3
     validate.check(layout, res)  # the real Envoy's verdict
+
+
+def test_a_new_proxy_starts_on_empty_lds_and_cds_and_a_restarted_one_on_its_own(tmp_path: Path) -> None:
+    layout = ProxyLayout(tmp_path / "pod")
+    prepare(layout, "envoy-x", "default/gw")
+    assert layout.bootstrap.is_file()
+    assert xds_files.read(layout.lds) == [] and xds_files.read(layout.cds) == []
+    xds_files.write(layout, step5(layout))
+    listeners, clusters = xds_files.read(layout.lds), xds_files.read(layout.cds)
+    prepare(layout, "envoy-x", "default/gw")  # the kubelet starting the same pod's Envoy again
+    assert listeners and xds_files.read(layout.lds) == listeners and xds_files.read(layout.cds) == clusters

@@ -68,6 +68,14 @@ def resources(gw: GatewaySpec, world: World, where: ProxyLayout) -> XdsResources
     return translate(adapt(gw, world).ir, where, str(where.log))
 
 
+def prepare(where: ProxyLayout, node_id: str, gateway: str) -> None:
+    """What Envoy needs to start: its bootstrap, and LDS and CDS files (empty for a new proxy: the
+    translation comes through `configure` once Envoy has checked it; a restarted one keeps its own)."""
+    xds_files.prepare(where, node_id=node_id, gateway=gateway)
+    if not (where.lds.is_file() and where.cds.is_file()):
+        xds_files.write(where, XdsResources())
+
+
 def configure(gw: GatewaySpec, world: World, where: ProxyLayout, node_id: str) -> bool:
     """Bring the proxy's watched files to the Gateway's plan. True if a file changed.
     Raises EnvoyRefused (nothing written) when Envoy would refuse the translation."""
