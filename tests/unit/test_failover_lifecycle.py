@@ -77,3 +77,8 @@ def test_suite_table_shows_the_node_lifecycle_only_for_a_node_cut_off() -> None:
     gateway = lines[5][lines[1].index("ROUTE"):].split()
     assert gateway == ["-", "0.00", "s", "-", "-", "PASS"]  # no node cut off: no lifecycle times
     assert max(len(x) for x in lines[1:]) < 135  # narrower than the table before these columns
+    # `failover --suite --json`: the same times per row, null where the fault cut no node off
+    js = [r.as_json() for r in reports]
+    assert (js[0]["node"], js[0]["node_not_ready_s"], js[0]["endpoints_removed_s"]) == (W1, 3.81, 4.17)
+    assert js[1]["endpoints_removed_s"] is None
+    assert (js[2]["node"], js[2]["node_not_ready_s"], js[2]["endpoints_removed_s"]) == ("", None, None)
