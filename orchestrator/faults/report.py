@@ -166,10 +166,24 @@ def _lifecycle(rep: Report) -> list[str]:
 
 
 def suite_table(reports: Sequence[Report]) -> str:
+    """One row per fault; the headers on two lines keep the table narrow. NODE NOTREADY and ENDPOINTS
+    REMOVED are the node lifecycle's clock for a fault that cuts a node off ("-" for any other)."""
     timers = {r.timers for r in reports}
     head = "timers: " + "; ".join(TIMERS.get(t, t) for t in sorted(timers))
-    rows = [(r.fault + (f", {len(r.echo_pods)} echo pods" if len(r.echo_pods) > 1 else ""), f"{r.repair_after:g} s" if r.repair_after is not None else "-", str(r.requests), str(r.failed),
+    rows = [(r.fault + (f", {len(r.echo_pods)} echo pods" if len(r.echo_pods) > 1 else ""),
+             f"{r.repair_after:g} s" if r.repair_after is not None else "-", str(r.requests), str(r.failed),
              f"{r.longest_outage:.2f} s", _s(r.route_converged), _s(r.route_restored),
-             "PASS" if r.ok else "FAIL") for r in reports]
-    return head + "\n" + table(("FAULT", "REPAIR AFTER", "REQUESTS", "FAILED", "LONGEST OUTAGE", "ROUTE CONVERGED",
-                                "ROUTE RESTORED", "VERDICT"), rows)
+             _node_s(r, r.node_not_ready), _node_s(r, r.endpoints_removed), "PASS" if r.ok else "FAIL")
+            for r in reports]
+    first = ("", "REPAIR", "", "", "LONGEST", "ROUTE", "ROUTE", "NODE", "ENDPOINTS", "")
+    second = ("FAULT", "AFTER", "REQUESTS", "FAILED", "OUTAGE", "CONVERGED", "RESTORED", "NOTREADY", "REMOVED",
+              "VERDICT")
+    return head + "\n" + table(first, [second, *rows])
+
+
+def _node_s(rep: Report, v: float | None) -> str:
+    """A node lifecycle's time: "-" when the fault cut no node off, "not seen" when it did but the
+    time was not reached within the run."""
+    if not rep.node:
+        return "-"
+    return "not seen" if v is None else _s(v)

@@ -49,3 +49,36 @@ def test_event_times_and_the_report_names_both_clocks() -> None:
     assert "after the repair: node Ready 1.90 s, its pods' endpoints back 2.30 s" in out
     js = rep.as_json()
     assert (js["node_not_ready_s"], js["endpoints_removed_s"], js["endpoints_restored_s"]) == (4.2, 4.6, 2.3)
+
+
+def _row(fault: str, node: str = "", **times: float | None) -> Report:
+    return Report(fault, "fast", 20, 15, 10.0, 300, 200, {"TLS handshake timeout": 200}, 10.2, injected=100.0,
+                  repaired=110.0, node=node, ok=True, **times)  # type: ignore[arg-type]
+
+
+def test_suite_table_shows_the_node_lifecycle_only_for_a_node_cut_off() -> None:
+    from orchestrator.faults.report import suite_table
+
+    reports = [_row("isolate:calico-worker", W1, route_converged=4.45, route_restored=0.01, node_not_ready=3.81,
+                    endpoints_removed=4.17),
+               _row("link-down:calico-worker", W1, route_converged=5.11, node_not_ready=3.9),  # endpoints never seen
+               _row("kill:gateway (TERM)", route_restored=0.0)]
+    lines = suite_table(reports).splitlines()
+    assert lines[0].startswith("timers: fast")
+    head = [lines[1].split(), lines[2].split()]
+    assert head[1] == ["FAULT", "AFTER", "REQUESTS", "FAILED", "OUTAGE", "CONVERGED", "RESTORED", "NOTREADY",
+                       "REMOVED", "VERDICT"]
+    assert head[0] == ["REPAIR", "LONGEST", "ROUTE", "ROUTE", "NODE", "ENDPOINTS"]
+    # each header's two lines start in the same column as the cells under them
+    assert lines[1].index("NODE") == lines[2].index("NOTREADY") == lines[3].index("3.81 s")
+    assert lines[1].index("ENDPOINTS") == lines[2].index("REMOVED") == lines[3].index("4.17 s")
+    assert lines[3].split("  ")[0] == "isolate:calico-worker"
+    assert lines[4][lines[1].index("ENDPOINTS"):].split()[:2] == ["not", "seen"]
+    gateway = lines[5][lines[1].index("ROUTE"):].split()
+    assert gateway == ["-", "0.00", "s", "-", "-", "PASS"]  # no node cut off: no lifecycle times
+    assert max(len(x) for x in lines[1:]) < 135  # narrower than the table before these columns
+    # `failover --suite --json`: the same times per row, null where the fault cut no node off
+    js = [r.as_json() for r in reports]
+    assert (js[0]["node"], js[0]["node_not_ready_s"], js[0]["endpoints_removed_s"]) == (W1, 3.81, 4.17)
+    assert js[1]["endpoints_removed_s"] is None
+    assert (js[2]["node"], js[2]["node_not_ready_s"], js[2]["endpoints_removed_s"]) == ("", None, None)
