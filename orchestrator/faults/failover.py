@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final
 
 from orchestrator.engines.netns import namespaces, procs
 from orchestrator.errors import LabError
-from orchestrator.faults.inject import Fault, inject, undo
+from orchestrator.faults.inject import Fault, inject, kill_roles, undo
 from orchestrator.faults import load as load_mod
 from orchestrator.faults.lifecycle import EndpointWatch, event_time, node_events, on_node
 from orchestrator.faults.load import Outcome
@@ -167,6 +167,8 @@ def _check(lab: Lab, fault: Fault, repair_after: float | None, rate: float, dura
         raise LabError("the lab advertises no LoadBalancer range: nothing to measure")
     if fault.kind != "kill" or fault.target.startswith("bird:"):
         lab.topo.node(fault.target.removeprefix("bird:").split(":")[0])  # a wrong node named before the load
+    elif fault.target.startswith("pod/"):
+        kill_roles(lab, fault.target)  # a pod that does not exist named before the load, with those that do
 
 
 def _measure(lab: Lab, fault: Fault, repair_after: float | None, rate: float, duration: float,

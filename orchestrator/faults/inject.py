@@ -80,7 +80,7 @@ def _process(lab: Lab, role: str) -> Proc | None:
     return lab.state.process(role)
 
 
-def _roles(lab: Lab, target: str) -> list[str]:
+def kill_roles(lab: Lab, target: str) -> list[str]:
     """The recorded processes a kill target names; an unknown one is named with those that exist."""
     from orchestrator.engines.netns.records import PodRecords
 
@@ -132,7 +132,7 @@ def inject(lab: Lab, fault: Fault) -> FaultRecord:
         for ns, iface in links:
             set_link(ns, iface, False)
         return record
-    roles = _roles(lab, fault.target)
+    roles = kill_roles(lab, fault.target)
     target = fault.target
     if target.startswith("bird:") or (target not in ("gateway",) and not target.startswith("pod/")):
         node = target.removeprefix("bird:")

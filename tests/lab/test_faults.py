@@ -130,6 +130,10 @@ def test_kill_gateway_and_a_short_failover(lab_name: str) -> None:
     assert {"route_converged_s", "route_restored_s", "longest_outage_s", "timeline"} <= set(rep)
     assert any(e["source"] == "BGP" and "NOTIFICATION" in e["event"] for e in rep["timeline"]), rep["timeline"]
     assert state(lab_name).faults == []  # the run undid what it injected
+    # A pod that does not exist is named, with those that do, before any load or capture starts.
+    out = gwlab("failover", "--lab", lab_name, "kill:pod/no-such-pod", "--duration", "3", check=False)
+    assert out.returncode == 1 and "no pod 'no-such-pod'" in out.stderr and "pod/passthrough-echoserver-" in out.stderr
+    assert out.stdout == "" and state(lab_name).faults == []
 
     # Two echo pods for one run, on the two workers (spread as kube-scheduler spreads them), and one
     # again afterwards; the load goes on past --duration until the lab healed.
