@@ -260,7 +260,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    ap.add_argument("--lab", default=LAB, help="the lab's name (another run on this host may hold bench-lb)")
     args = ap.parse_args()
+    globals()["LAB"] = args.lab
     runs: list[dict[str, float]] = []
     try:
         lab = setup()

@@ -173,6 +173,12 @@ class Store:
             obj = self.objects[resource].get((namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
+    def version(self, resource: str, namespace: str, name: str) -> str | None:
+        """An object's resourceVersion (None: no such object), read without copying it."""
+        with self.lock:
+            obj = self.objects[resource].get((namespace, name))
+            return None if obj is None else str(obj["metadata"]["resourceVersion"])
+
     def index(self, resource: str, name: str, values: Callable[[Obj], list[Any]]) -> collections.Counter[Any]:
         """How many objects of `resource` hold each value `values` finds, kept current by every
         write (made on first use): what an allocator asks instead of reading every object."""
