@@ -6,12 +6,11 @@ its report) that gwlab's own writes wait on."""
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from orchestrator import cluster
 from orchestrator.apiserver.crud import Objects
@@ -112,7 +111,9 @@ class Reconciler:
 
         topo = self.topo
         blocks = {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
-        return compute(topo, objects_of(plan), blocks, copy.deepcopy(alloc),
+        # compute reassigns alloc's lists and fills its address maps: copies of those keep alloc as read
+        mine = replace(alloc, cluster_ips=dict(alloc.cluster_ips), lb_ips=dict(alloc.lb_ips))
+        return compute(topo, objects_of(plan), blocks, mine,
                        service_cidr(topo.path.parent / topo.kind_config), now())
 
     def once(self, rv: int, retrying: bool = False) -> bool:

@@ -6,15 +6,22 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.apiserver.crud import Objects
-from orchestrator.apiserver.registry import by_kind
+from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.store import Store
 from orchestrator.controlplane.admission import KindsAdmission
 from orchestrator.controlplane.reading import Reading
 from orchestrator.errors import ValidationFailed
 from orchestrator.manifests import Document
 
-SERVICES = by_kind("v1", "Service")
-assert SERVICES
+
+
+def _res(api_version: str, kind: str) -> Resource:
+    r = by_kind(api_version, kind)
+    assert r is not None
+    return r
+
+
+SERVICES = _res("v1", "Service")
 
 
 def service(name: str, selector: str) -> dict[str, object]:

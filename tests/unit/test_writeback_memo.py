@@ -6,15 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.apiserver.crud import Objects
-from orchestrator.apiserver.registry import by_kind
+from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.store import Store
 from orchestrator.controlplane import writeback
 from orchestrator.k8s.world import Endpoint, ServiceSpec
 
-SERVICES = by_kind("v1", "Service")
-ENDPOINTS = by_kind("v1", "Endpoints")
-SLICES = by_kind("discovery.k8s.io/v1", "EndpointSlice")
-assert SERVICES and ENDPOINTS and SLICES
+
+
+def _res(api_version: str, kind: str) -> Resource:
+    r = by_kind(api_version, kind)
+    assert r is not None
+    return r
+
+
+SERVICES, ENDPOINTS = _res("v1", "Service"), _res("v1", "Endpoints")
+SLICES = _res("discovery.k8s.io/v1", "EndpointSlice")
 
 
 def lab(names: list[str]) -> Objects:
