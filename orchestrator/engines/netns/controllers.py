@@ -101,6 +101,16 @@ class Controllers:
 
         previous = {p.key: p for p in alloc.pod_specs() + alloc.deleted_specs()}
         world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        seen = list(alloc.ready)
+
+        def again(before: World) -> World:
+            """The world with the pods ready now; the same one when no pod's readiness changed (what
+            differs between this pass's computations is only which pods are ready)."""
+            nonlocal seen
+            if alloc.ready == seen:
+                return before
+            seen = list(alloc.ready)
+            return compute(topo, objs, blocks, alloc, svc_cidr, now())
         self._save(alloc)  # pods about to be made are on record before they exist
         running = plane.existing()
         leaving = sorted((set(running) | set(previous)) - set(world.pods))
@@ -142,14 +152,14 @@ class Controllers:
         alloc.ready = [k for k in alloc.ready if world.pods[k].node not in unready_nodes and k not in failing]
 
         # Endpoints now list the ready backends: the proxies and kube-proxy are written from them.
-        world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        world = again(world)
         report.reloaded, refused = plane.sync_gateways(world)
         gw_pods = [p for p in world.pods.values() if p.role == "gateway" and p.key not in off | failing]
         with phase(ENVOY_READY):
             ready_gw, _ = plane.wait_ready(gw_pods, wait if gw_pods else 0)
         alloc.ready = sorted({k for k in alloc.ready if world.pods.get(k) and world.pods[k].role == "echo"}
                              | {k for k in ready_gw if world.pods[k].node not in unready_nodes})
-        world = compute(topo, objs, blocks, alloc, svc_cidr, now())
+        world = again(world)
         report.kube_proxy = plane.sync_kube_proxy(list(world.services.values()))
         report.not_ready = sorted(set(world.pods) - set(alloc.ready))
         alloc.local_services = world.local_services()
