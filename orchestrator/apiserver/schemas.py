@@ -123,7 +123,9 @@ def components_for(resources: list[Resource]) -> dict[str, Schema]:
     return closure(roots, pool)
 
 
+@functools.cache
 def resource_schema(r: Resource) -> tuple[Schema, dict[str, Schema]]:
-    """The kind's own schema and the pool its $refs resolve in (for validation)."""
+    """The kind's own schema and the pool its $refs resolve in (for validation), read-only: made once
+    per resource (its closure of $refs made per write was most of a write's time)."""
     comps = components_for([r])
     return comps[schema_name(r)], comps
