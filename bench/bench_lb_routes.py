@@ -17,7 +17,7 @@ connections, each made inside the bastion's namespace), half selecting the 2-rep
 - verify: `gwlab verify --json` as a whole command, which checks every /32 (it must say how many);
 - delete: the Services deleted (one deletecollection) until their /32s have left the kernel.
 
-    sudo .venv/bin/python bench/bench_lb_routes.py [--services 10000] [--runs 3] [--keep]
+    sudo .venv/bin/python bench/bench_lb_routes.py [--services 10000] [--runs 3] [--keep] [--lab NAME]
 """
 
 from __future__ import annotations
