@@ -25,6 +25,8 @@ def test_the_follower_sees_each_write_and_a_compaction(tmp_path: Path) -> None:
     assert f.objects["configmaps"][("default", "a")]["data"] == {"v": "2"} and ("default", "b") in f.objects["configmaps"]
     s.write("configmaps", obj("b", "1"), deleted=True)
     s._compact()  # a new snapshot, the log started again
+    for v in range(3, 9):  # the new log grows past what was read of the old one
+        s.write("configmaps", obj("a", str(v)))
     s.write("configmaps", obj("a", "3"))
     assert f.read() == s.rv
     assert f.objects["configmaps"] == read_persisted(path)[1]["configmaps"]
