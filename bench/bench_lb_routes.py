@@ -17,7 +17,7 @@ connections, each made inside the bastion's namespace), half selecting the 2-rep
 - verify: `gwlab verify --json` as a whole command, which checks every /32 (it must say how many);
 - delete: the Services deleted (one deletecollection) until their /32s have left the kernel.
 
-    sudo .venv/bin/python bench/bench_lb_routes.py [--services 10000] [--runs 3] [--keep]
+    sudo .venv/bin/python bench/bench_lb_routes.py [--services 10000] [--runs 3] [--keep] [--lab NAME]
 """
 
 from __future__ import annotations
@@ -260,7 +260,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    ap.add_argument("--lab", default=LAB, help="the lab's name (another run on this host may hold bench-lb)")
     args = ap.parse_args()
+    globals()["LAB"] = args.lab
     runs: list[dict[str, float]] = []
     try:
         lab = setup()

@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from orchestrator import PROJECT_ROOT, manifests
 from orchestrator.calico.models import BGPConfiguration, BGPPeer, IPPool
@@ -58,8 +58,10 @@ def calico_objects(parsed: list[Parsed]) -> CalicoObjects:
 
 
 def plan(topo: Topology, current: list[Document], applied: list[Document] = (),  # type: ignore[assignment]
-         deleted: list[tuple[str, str, str]] = ()) -> ClusterPlan:  # type: ignore[assignment]
-    """Merge `applied` into (and drop `deleted` from) the current objects, validate the result whole."""
+         deleted: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+         parse: Callable[[list[Document]], list[Parsed]] = kinds.parse_objects) -> ClusterPlan:
+    """Merge `applied` into (and drop `deleted` from) the current objects, validate the result whole
+    (`parse`: kinds.parse_objects, or one that keeps what it parsed before)."""
     by_key = {key(d): d for d in current}
     new_parsed = {key(p.doc): p for p in kinds.parse_objects(list(applied))}
     changes: list[Change] = []
@@ -73,7 +75,7 @@ def plan(topo: Topology, current: list[Document], applied: list[Document] = (), 
         if k in by_key:
             changes.append(Change(by_key.pop(k), "deleted", []))
     docs = list(by_key.values())
-    parsed = kinds.parse_objects(docs)
+    parsed = parse(docs)
     return ClusterPlan(docs, parsed, speaker_configs(topo, calico_objects(parsed)), changes)
 
 

@@ -6,18 +6,18 @@ its report) that gwlab's own writes wait on."""
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from orchestrator import cluster
 from orchestrator.apiserver.crud import Objects
 from orchestrator.apiserver.store import Event, Watch
-from orchestrator.controlplane import nodelife, objects as stored, workloads, writeback
+from orchestrator.controlplane import nodelife, workloads, writeback
 from orchestrator.controlplane.marker import Marker
+from orchestrator.controlplane.reading import Reading
 from orchestrator.engines.base import SyncReport
 from orchestrator.errors import LabError
 from orchestrator.fsutil import atomic_write
@@ -60,16 +60,11 @@ class Reconciler:
         self._next_probe = 0.0
         self._probe_failures: dict[str, int] = {}  # readiness probes failed in a row, per pod
         self.written: set[str] = set()  # the Pod objects the last pass wrote ("ns/name")
-
-    def documents(self) -> list[Document]:
-        docs = []
-        for r in stored.modelled():
-            docs += [stored.document(r, o) for o in self.objects.list_of(r, None)[0] if not stored.controllers_own(o)]
-        return docs
+        self.reading = Reading()  # the modelled objects, each read and parsed once per resourceVersion
 
     def sync(self, docs: list[Document]) -> SyncReport:
         """The seam: today's whole-world reconcile (issue 11 puts watch-driven controllers here)."""
-        plan = cluster.plan(self.topo, docs)
+        plan = cluster.plan(self.topo, docs, parse=self.reading.parse_objects)
         with recording(Clock()) as clock:  # what the pass names (the gateway proxy's start) goes to its marker
             report = self.engine.apply(plan)
         report.phases = clock.phases
@@ -116,15 +111,17 @@ class Reconciler:
 
         topo = self.topo
         blocks = {node: s.blocks[0] for node, s in plan.speakers.items() if s.blocks}
-        return compute(topo, objects_of(plan), blocks, copy.deepcopy(alloc),
+        # compute reassigns alloc's lists and fills its address maps: copies of those keep alloc as read
+        mine = replace(alloc, cluster_ips=dict(alloc.cluster_ips), lb_ips=dict(alloc.lb_ips))
+        return compute(topo, objects_of(plan), blocks, mine,
                        service_cidr(topo.path.parent / topo.kind_config), now())
 
     def once(self, rv: int, retrying: bool = False) -> bool:
         """One pass at the store's version rv; False if the controllers failed (the marker says why)."""
         with self.objects.store.lock:  # the version and the documents read together
             rv = max(rv, self.objects.store.rv)
-            docs = self.documents()
-        fingerprint = json.dumps([[d.body for d in docs], sorted(nodelife.unready(self.files))], sort_keys=True)
+            docs, bodies = self.reading.documents(self.objects)
+        fingerprint = bodies + "\n" + json.dumps(sorted(nodelife.unready(self.files)))
         if any(o.missing(self.objects) for o in self.owned):
             self.fingerprint = ""  # someone deleted the controllers' own object: a whole pass makes it again
         marker = Marker(rv)

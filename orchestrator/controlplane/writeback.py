@@ -9,12 +9,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from orchestrator.apiserver.crud import Objects
+from orchestrator.apiserver.crud import Objects, key_of
 from orchestrator.apiserver.defaults import now
 from orchestrator.apiserver.errors import ApiError
 from orchestrator.apiserver.registry import Resource, by_kind
 from orchestrator.apiserver.messages import LOG_ANNOTATION
-from orchestrator.controlplane import nodelife
+from orchestrator.controlplane import nodelife, written
 from orchestrator.engines.netns.records import Container  # the kubelet's record of a pod's container: its status
 from orchestrator.k8s import kinds
 from orchestrator.k8s.gateway.status import CONTROLLER_NAME
@@ -45,10 +45,15 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
             and meta(a) == meta(b))
 
 
-def _put(objects: Objects, r: Resource, obj: dict[str, Any]) -> dict[str, Any]:
-    """Create or update obj's spec, then its status (the status subresource), when they differ."""
+def _put(objects: Objects, r: Resource, obj: dict[str, Any]) -> None:
+    """Create or update obj's spec, then its status (the status subresource), when they differ (not
+    even read when the last pass wrote the same and nobody changed it since: `written`)."""
     meta = obj["metadata"]
     ns = meta.get("namespace", "")
+    key = (key_of(r), ns if r.namespaced else "", meta["name"], "")
+    fp = written.fingerprint(obj)
+    if written.unchanged(objects.store, key, fp):
+        return
     status = obj.pop("status", None)
     try:
         current = objects.get(r, ns, meta["name"])
@@ -62,7 +67,7 @@ def _put(objects: Objects, r: Resource, obj: dict[str, Any]) -> dict[str, Any]:
             current = objects.update(r, ns, meta["name"], wanted, strictness="Ignore").obj
     if status is not None and current.get("status") != status:
         current = objects.update(r, ns, meta["name"], {**current, "status": status}, subresource="status").obj
-    return current
+    written.note(objects.store, key, fp, current)
 
 
 def _id(name: str, what: str) -> str:
@@ -259,13 +264,17 @@ def statuses(objects: Objects, found: dict[str, dict[str, Any]]) -> None:
         r = by_kind(info.api_versions()[0], kind) if info else None
         if r is None:
             continue
+        ns = namespace if r.namespaced else ""
+        memo, fp = (key_of(r), ns, name, "status"), written.fingerprint(status)
+        if written.unchanged(objects.store, memo, fp):
+            continue
         try:
             if kind == "GatewayClass":
                 _operator_class(objects, r, name)
-            current = objects.get(r, namespace if r.namespaced else "", name)
+            current = objects.get(r, ns, name)
             if current.get("status") != status:
-                objects.update(r, namespace if r.namespaced else "", name, {**current, "status": status},
-                               subresource="status")
+                current = objects.update(r, ns, name, {**current, "status": status}, subresource="status").obj
+            written.note(objects.store, memo, fp, current)
         except ApiError:
             continue  # deleted since: nothing to report on
 
@@ -291,9 +300,7 @@ def endpoints(objects: Objects, services: list[ServiceSpec], specs: list[PodSpec
     svc_r = _res(by_kind("v1", "Service"))
     nodes = {s.key: s.node for s in specs}
     for svc in services:
-        try:
-            objects.get(svc_r, svc.namespace, svc.name)
-        except ApiError:
+        if objects.store.version(key_of(svc_r), svc.namespace, svc.name) is None:
             continue  # the gateway's own proxy Service: not an object of the API (issue 11 makes it one)
         ready, unready, ports = endpoint_lists(svc, waiting)
 

@@ -309,6 +309,8 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
     cluster_ips = _Free(service_cidr.hosts(), alloc.cluster_ips, 10)
     lb_ips = _Free(_lb_addresses(objs.lb_pools), alloc.lb_ips)
     selected: dict[tuple[str, tuple[tuple[str, str], ...]], list[PodSpec]] = {}  # many Services, few selectors
+    # (selector, target port) -> its (ready, not ready) endpoints, shared by the Services that have both
+    found: dict[tuple[tuple[str, tuple[tuple[str, str], ...]], int], tuple[tuple[Endpoint, ...], tuple[Endpoint, ...]]] = {}
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
         skey = f"{svc.namespace}/{svc.name}"
         cluster_ip = svc.cluster_ip or alloc.cluster_ips.get(skey) or cluster_ips.take(f"the service range {service_cidr} is full")
@@ -330,10 +332,11 @@ def compute(topo: Topology, objs: Objects, blocks: dict[str, IPv4Network], alloc
         members = selected[sel]
         for sp in svc.ports:
             target = sp.target_port if isinstance(sp.target_port, int) else 0
-            endpoints[sp.port] = tuple(Endpoint(p.ip, target, p.key, p.node) for p in members
-                                       if p.key in ready and target)
-            not_ready[sp.port] = tuple(Endpoint(p.ip, target, p.key, p.node) for p in members
-                                       if p.key not in ready and target)
+            if (sel, target) not in found:
+                found[(sel, target)] = (
+                    tuple(Endpoint(p.ip, target, p.key, p.node) for p in members if p.key in ready and target),
+                    tuple(Endpoint(p.ip, target, p.key, p.node) for p in members if p.key not in ready and target))
+            endpoints[sp.port], not_ready[sp.port] = found[(sel, target)]
         specs[skey] = ServiceSpec(svc.namespace, svc.name, svc.type, cluster_ip, lb_ip, svc.ports, endpoints,
                                   svc.external_traffic_policy, not_ready)
     for gone in set(alloc.cluster_ips) - set(specs):

@@ -17,7 +17,7 @@ FLOORS: list[tuple[str, ...]] = [
      "orchestrator.report", "orchestrator.manifests", "orchestrator.columns", "orchestrator.timing"),
     ("orchestrator.bird", "orchestrator.calico", "orchestrator.k8s", "orchestrator.echo", "orchestrator.cluster",
      "orchestrator.envoy", "orchestrator.apiserver", "orchestrator.controlplane.admission",
-     "orchestrator.controlplane.objects", "orchestrator.controlplane.writeback",
+     "orchestrator.controlplane.objects", "orchestrator.controlplane.writeback", "orchestrator.controlplane.written",
      "orchestrator.controlplane.nodelife", "orchestrator.controlplane.heartbeat"),
     ("orchestrator.engines.netns.namespaces", "orchestrator.engines.netns.rtnl",
      "orchestrator.engines.netns.neighbours", "orchestrator.engines.netns.procs",

@@ -223,3 +223,21 @@ def test_endpoints_and_slices_as_the_endpoints_controllers_write_them() -> None:
     assert [a["ip"] for a in subset["addresses"]] == [echo.ip] and "notReadyAddresses" not in subset
     entry, = objects.get(slices_r, "default", "passthrough-echoserver")["endpoints"]
     assert entry["conditions"] == {"ready": True, "serving": True, "terminating": False}
+
+
+def test_services_sharing_a_selector_get_endpoints_of_their_own_target_port_and_readiness() -> None:
+    def svc(name: str, target: int) -> Document:
+        return Document("s.yaml", 0, {"apiVersion": "v1", "kind": "Service",
+                                      "metadata": {"name": name, "namespace": "default"},
+                                      "spec": {"selector": {"run": "passthrough-echoserver"},
+                                               "ports": [{"port": 443, "targetPort": target}]}})
+    alloc = Allocations()
+    world(workshop() + [svc("a", 8443), svc("b", 9443)], alloc)
+    echo = [p["namespace"] + "/" + p["name"] for p in alloc.pods if p["owner"].startswith("Deployment/")]
+    alloc.ready = echo
+    w = world(workshop() + [svc("a", 8443), svc("b", 9443)], alloc)
+    assert [e.port for e in w.services["default/a"].endpoints[443]] == [8443]
+    assert [e.port for e in w.services["default/b"].endpoints[443]] == [9443]
+    alloc.ready = []
+    w = world(workshop() + [svc("a", 8443), svc("b", 9443)], alloc)
+    assert w.services["default/a"].endpoints[443] == () and [e.port for e in w.services["default/b"].not_ready[443]] == [9443]
