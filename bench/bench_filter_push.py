@@ -40,38 +40,11 @@ from orchestrator import bastion  # noqa: E402
 from orchestrator.engines.netns import namespaces  # noqa: E402
 from orchestrator.lab import Lab, open_lab  # noqa: E402
 
-from benchlib import gwlab, summarize  # noqa: E402
+from benchlib import gwlab, lb_pool_manifests, summarize  # noqa: E402
 
 LAB = "bench-push"
 PREFIX = IPv4Network("10.201.0.0/24")
-SETUP = f"""\
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: bench-push-pool
-spec:
-  cidr: {PREFIX}
-  blockSize: 32
-  disabled: false
-  assignmentMode: Automatic
-  allowedUses:
-    - LoadBalancer
----
-apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  logSeverityScreen: Info
-  nodeToNodeMeshEnabled: true
-  nodeMeshMaxRestartTime: 120s
-  asNumber: 64512
-  serviceLoadBalancerIPs:
-  - cidr: 10.10.10.0/26
-  - cidr: {PREFIX}
-  listenPort: 179
-  bindMode: NodeIP
-"""
+SETUP = lb_pool_manifests("bench-push-pool", PREFIX)
 RTMGRP_IPV4_ROUTE = 0x40
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RTA_DST = 1

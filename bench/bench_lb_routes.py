@@ -38,39 +38,13 @@ from orchestrator.controlplane import process  # noqa: E402
 from orchestrator.controlplane.client import Client  # noqa: E402
 from orchestrator.lab import Lab, open_lab  # noqa: E402
 
-from benchlib import gwlab, summarize  # noqa: E402
+from benchlib import gwlab, lb_pool_manifests, summarize  # noqa: E402
 
 LAB = "bench-lb"
 POOL = IPv4Network("10.200.0.0/18")
 LABEL = "gwlab-bench"
 SERVICES = "/api/v1/namespaces/default/services"
-SETUP = f"""\
-apiVersion: projectcalico.org/v3
-kind: IPPool
-metadata:
-  name: bench-lb-pool
-spec:
-  cidr: {POOL}
-  blockSize: 32
-  disabled: false
-  assignmentMode: Automatic
-  allowedUses:
-    - LoadBalancer
----
-apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  logSeverityScreen: Info
-  nodeToNodeMeshEnabled: true
-  nodeMeshMaxRestartTime: 120s
-  asNumber: 64512
-  serviceLoadBalancerIPs:
-  - cidr: 10.10.10.0/26
-  - cidr: {POOL}
-  listenPort: 179
-  bindMode: NodeIP
+SETUP = lb_pool_manifests("bench-lb-pool", POOL) + f"""\
 ---
 apiVersion: apps/v1
 kind: Deployment

@@ -28,3 +28,36 @@ def summarize(title: str, runs: list[dict[str, float]], width: int = 42) -> list
         values = [r[key] for r in runs if key in r]
         lines.append(f"  {key:<{width}} {min(values):10.3f} {statistics.median(values):10.3f} {max(values):10.3f}")
     return lines
+
+
+def lb_pool_manifests(name: str, cidr: object) -> str:
+    """An IPPool for LoadBalancer addresses and the workshop's BGPConfiguration advertising it beside
+    the workshop's own range, as a user adds a second range."""
+    return f"""\
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: {name}
+spec:
+  cidr: {cidr}
+  blockSize: 32
+  disabled: false
+  assignmentMode: Automatic
+  allowedUses:
+    - LoadBalancer
+---
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  logSeverityScreen: Info
+  nodeToNodeMeshEnabled: true
+  nodeMeshMaxRestartTime: 120s
+  asNumber: 64512
+  serviceLoadBalancerIPs:
+  - cidr: 10.10.10.0/26
+  - cidr: {cidr}
+  listenPort: 179
+  bindMode: NodeIP
+"""

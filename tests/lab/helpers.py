@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from orchestrator import PROJECT_ROOT, topology_gen
@@ -45,3 +48,30 @@ def leftovers(lab: str) -> list[str]:
 def sized_topology(tmp: Path, workers: int) -> Path:
     """The project's topology with `workers` worker nodes (addresses 10.0.1.12 onwards)."""
     return topology_gen.write_resized(tmp, workers)
+
+
+def timed_transfer(ns: str, server: socket.socket, to: tuple[str, int], payload: int) -> tuple[int, float]:
+    """`payload` bytes over TCP from a client in namespace `ns` to `to`, read on `server` (listening):
+    (bytes read, seconds from before the connect to the last byte read)."""
+    with netns.inside(ns):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    got = 0
+    try:
+        c.settimeout(10)
+        start = time.monotonic()
+        c.connect(to)
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        sender = threading.Thread(target=c.sendall, args=(b"x" * payload,))
+        sender.start()
+        while got < payload:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+        elapsed = time.monotonic() - start
+        sender.join(10)
+        conn.close()
+    finally:
+        c.close()
+    return got, elapsed

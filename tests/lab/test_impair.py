@@ -9,11 +9,9 @@ the receiver's packet counter.
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from orchestrator.impair.support import kernel_support
 from orchestrator.impair.tbf import options_for_rate
 from orchestrator.engines.netns.rtnl import IPRoute
 from pyroute2.netlink.rtnl.tcmsg import sched_tbf
+from .helpers import timed_transfer
 
 pytestmark = pytest.mark.lab
 
@@ -294,27 +293,7 @@ def send_through(p: Pair, payload: int) -> tuple[int, float]:
     """Bytes of IPv4 on the wire from .a (counted at .b) and seconds taken to deliver `payload` bytes over
     TCP from .a to .b, measured from before the connect to the last byte read."""
     before = rx_bytes(p.b)
-    with netns.inside(p.a):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    got = 0
-    try:
-        s.settimeout(10)
-        start = time.monotonic()
-        s.connect((B_IP, PORT))
-        conn, _ = p.listener.accept()
-        conn.settimeout(10)
-        sender = threading.Thread(target=s.sendall, args=(b"x" * payload,))
-        sender.start()
-        while got < payload:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            got += len(chunk)
-        elapsed = time.monotonic() - start
-        sender.join(10)
-        conn.close()
-    finally:
-        s.close()
+    got, elapsed = timed_transfer(p.a, p.listener, (B_IP, PORT), payload)
     assert got == payload
     return rx_bytes(p.b) - before, elapsed
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +22,7 @@ from orchestrator.impair.support import kernel_support
 from orchestrator.impair.tbf import options_for_rate
 from orchestrator.state import ns_name, run_dir
 
-from .helpers import gwlab, leftovers, sized_topology
+from .helpers import gwlab, leftovers, sized_topology, timed_transfer
 
 pytestmark = pytest.mark.lab
 
@@ -62,27 +60,7 @@ def connects(lab: str, server: socket.socket, timeout: float) -> bool:
 def transfer(lab: str, server: socket.socket, payload: int) -> tuple[int, float]:
     """`payload` bytes over TCP from the bastion to worker2's listener: (bytes read, seconds from before
     the connect to the last byte read)."""
-    with netns.inside(ns_name(lab, "bastion")):
-        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    got = 0
-    try:
-        c.settimeout(10)
-        start = time.monotonic()
-        c.connect(("10.0.1.13", PORT))
-        conn, _ = server.accept()
-        conn.settimeout(10)
-        sender = threading.Thread(target=c.sendall, args=(b"x" * payload,))
-        sender.start()
-        while got < payload:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            got += len(chunk)
-        elapsed = time.monotonic() - start
-        sender.join(10)
-        conn.close()
-    finally:
-        c.close()
+    got, elapsed = timed_transfer(ns_name(lab, "bastion"), server, ("10.0.1.13", PORT), payload)
     assert got == payload
     return got, elapsed
 

@@ -23,6 +23,16 @@ _PARENT_REF = ("group", "kind", "namespace", "name", "sectionName", "port")
 _BACKEND_REF = ("group", "kind", "name", "namespace", "port", "weight")
 
 
+def _parents(r: FieldReader, spec: Any, meta: ObjectMeta) -> list[ParentReference | None]:
+    """A route's spec.parentRefs (at most 32), each read and then checked together."""
+    parents = [
+        _parent_ref(r, item, f"spec.parentRefs[{i}]", meta.namespace)
+        for i, item in enumerate(r.items(spec, "parentRefs", "spec", max_items=32))
+    ]
+    _check_parent_refs(r, parents)
+    return parents
+
+
 def tls_route(
     r: FieldReader, api_version: str, meta: ObjectMeta, raw: Any, v1alpha3: bool
 ) -> TLSRoute | None:
@@ -30,11 +40,7 @@ def tls_route(
     m = r.mapping(raw, "spec", ("parentRefs", "hostnames", "rules"), required)
     if m is None:
         return None
-    parents = [
-        _parent_ref(r, item, f"spec.parentRefs[{i}]", meta.namespace)
-        for i, item in enumerate(r.items(m, "parentRefs", "spec", max_items=32))
-    ]
-    _check_parent_refs(r, parents)
+    parents = _parents(r, m, meta)
     hostnames = [
         hostname_value(r, item, f"spec.hostnames[{i}]")
         for i, item in enumerate(r.items(m, "hostnames", "spec", min_items=1 if v1alpha3 else 0, max_items=16))
@@ -63,11 +69,7 @@ def tcp_route(r: FieldReader, api_version: str, meta: ObjectMeta, raw: Any) -> T
     m = r.mapping(raw, "spec", ("parentRefs", "rules"), ("rules",))
     if m is None:
         return None
-    parents = [
-        _parent_ref(r, item, f"spec.parentRefs[{i}]", meta.namespace)
-        for i, item in enumerate(r.items(m, "parentRefs", "spec", max_items=32))
-    ]
-    _check_parent_refs(r, parents)
+    parents = _parents(r, m, meta)
     rules = [
         _tls_rule(r, item, f"spec.rules[{i}]", meta.namespace)
         for i, item in enumerate(r.items(m, "rules", "spec", min_items=1, max_items=16))
