@@ -26,6 +26,7 @@ from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUE
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_NEWQDISC
 from pyroute2.netlink.rtnl.tcmsg import tcmsg
+from tests.unit.test_impair_codec import dump
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "impair"
 NETEM = KernelSupport(netem=True, tbf=True, nft_egress=True)
@@ -114,16 +115,6 @@ def test_rate_as_a_tbf_close_to_netems_shaper() -> None:
     assert options_for_rate(100, 1500).burst_bytes == 2 * 1514  # never below two full frames
     for opts in (options_for_rate(100, 1500), options_for_rate(34_000_000, 9000)):
         assert tbf_from_tca(tbf_options(opts)) == opts
-
-
-def dump(name: str) -> list[Any]:
-    msgs = []
-    for line in (FIXTURES / name).read_text().splitlines():
-        if line and not line.startswith("#"):
-            msg = tcmsg(bytes.fromhex(line))
-            msg.decode()
-            msgs.append(msg)
-    return msgs
 
 
 def test_gwlabs_tbf_as_the_kernel_dumps_it_is_a_rate_and_a_hand_made_one_is_not() -> None:
