@@ -30,9 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from orchestrator import topology_gen  # noqa: E402
-from orchestrator.timing import PROCESS_START  # noqa: E402
 
-from benchlib import gwlab, summarize  # noqa: E402
+from benchlib import gwlab, summarize, timed_up  # noqa: E402
 
 UP, DOWN, BOTH, REMAINDER = "up (whole command)", "down (whole command)", "up + down", "  remainder (whole - phases)"
 MININET = "Mininet (whole command)"
@@ -48,24 +47,8 @@ class Size:
 
 def gwlab_run(size: int, topo: Path, timeout: float) -> dict[str, float]:
     lab = f"bench-{size}"
-    gwlab("down", "--lab", lab)
-    launched = time.time()
-    up = gwlab("up", "--lab", lab, "-t", str(topo), "-f", str(topology_gen.manifests_for(topo)),
-               "--bgp-only", "--json", timeout=timeout)
-    returned = time.time()
-    try:
-        result = json.loads(up.stdout)
-    except ValueError:
-        gwlab("down", "--lab", lab)
-        raise RuntimeError(f"up failed: {(up.stderr or up.stdout).strip()[-600:]}") from None
-    if not result["ok"]:
-        gwlab("down", "--lab", lab)
-        failed = [f"{c['check']}: {c['observed']}" for c in result["checks"] if not c["ok"]]
-        raise RuntimeError(f"up did not verify ({len(failed)} checks failed): {'; '.join(failed[:5])}")
-    inside = {k: v for k, v in result["phases"].items() if k != PROCESS_START}
-    phases = {PROCESS_START: result["clock"]["run"] - launched, **inside,
-              "output and interpreter exit": returned - result["clock"]["end"]}
-    whole = returned - launched
+    _, whole, phases = timed_up(lab, ["-t", str(topo), "-f", str(topology_gen.manifests_for(topo)), "--bgp-only"],
+                                timeout)
     t = time.perf_counter()
     down = gwlab("down", "--lab", lab, timeout=timeout)
     teardown = time.perf_counter() - t

@@ -23,9 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.timing import PROCESS_START  # noqa: E402
 
-from benchlib import gwlab, summarize  # noqa: E402
+from benchlib import gwlab, summarize, timed_up  # noqa: E402
 
 UP, DOWN, REMAINDER = "up, whole workshop verified (whole command)", "down (whole command)", \
     "  remainder (whole - phases)"
@@ -33,23 +32,7 @@ LAB = "bench-ws"
 
 
 def run(tree: Path, timeout: float) -> dict[str, float]:
-    gwlab("down", "--lab", LAB, tree=tree)
-    launched = time.time()
-    up = gwlab("up", "--lab", LAB, "--json", timeout=timeout, tree=tree)
-    returned = time.time()
-    try:
-        result = json.loads(up.stdout)
-    except ValueError:
-        gwlab("down", "--lab", LAB, tree=tree)
-        raise RuntimeError(f"up failed: {(up.stderr or up.stdout).strip()[-600:]}") from None
-    if not result["ok"]:
-        gwlab("down", "--lab", LAB, tree=tree)
-        failed = [f"{c['check']}: {c['observed']}" for c in result["checks"] if not c["ok"]]
-        raise RuntimeError(f"up did not verify ({len(failed)} checks failed): {'; '.join(failed[:5])}")
-    inside = {k: v for k, v in result["phases"].items() if k != PROCESS_START}
-    phases = {PROCESS_START: result["clock"]["run"] - launched, **inside,
-              "output and interpreter exit": returned - result["clock"]["end"]}
-    whole = returned - launched
+    result, whole, phases = timed_up(LAB, [], timeout, tree)
     t = time.perf_counter()
     gwlab("down", "--lab", LAB, tree=tree, check=True)
     return {UP: whole, "checks": float(len(result["checks"])), **{f"  {k}": v for k, v in phases.items()},

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import time
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +22,31 @@ def gwlab(*args: str, check: bool = False, timeout: float = 300, tree: Path = RO
     if check and out.returncode != 0:
         raise SystemExit(f"gwlab {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
     return out
+
+
+def timed_up(lab: str, args: list[str], timeout: float, tree: Path = ROOT) -> tuple[dict[str, Any], float, dict[str, float]]:
+    """`gwlab up --lab LAB ARGS --json` from nothing, timed as a whole process from outside: its JSON,
+    the whole command's seconds, and every phase from the process's start (the start itself, up's own
+    phases, its output and exit). An up that fails or does not verify is taken down and raised."""
+    from orchestrator.timing import PROCESS_START  # the bench scripts put the project on sys.path first
+
+    gwlab("down", "--lab", lab, tree=tree)
+    launched = time.time()
+    up = gwlab("up", "--lab", lab, *args, "--json", timeout=timeout, tree=tree)
+    returned = time.time()
+    try:
+        result: dict[str, Any] = json.loads(up.stdout)
+    except ValueError:
+        gwlab("down", "--lab", lab, tree=tree)
+        raise RuntimeError(f"up failed: {(up.stderr or up.stdout).strip()[-600:]}") from None
+    if not result["ok"]:
+        gwlab("down", "--lab", lab, tree=tree)
+        failed = [f"{c['check']}: {c['observed']}" for c in result["checks"] if not c["ok"]]
+        raise RuntimeError(f"up did not verify ({len(failed)} checks failed): {'; '.join(failed[:5])}")
+    inside = {k: v for k, v in result["phases"].items() if k != PROCESS_START}
+    phases = {PROCESS_START: result["clock"]["run"] - launched, **inside,
+              "output and interpreter exit": returned - result["clock"]["end"]}
+    return result, returned - launched, phases
 
 
 def summarize(title: str, runs: list[dict[str, float]], width: int = 42) -> list[str]:

@@ -23,10 +23,10 @@ from orchestrator.impair.spec import NetemSpec, netem_spec
 from orchestrator.impair.tbf import IMPAIR_HANDLE, TbfOptions, options_for_rate, tbf_from_tca
 from orchestrator.impair.tbf import tca_options as tbf_options
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
-from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_NEWQDISC
 from pyroute2.netlink.rtnl.tcmsg import tcmsg
 from tests.unit.test_impair_codec import dump
+from tests.unit.test_impair_tc import Kernel as TcKernel
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "impair"
 NETEM = KernelSupport(netem=True, tbf=True, nft_egress=True)
@@ -126,27 +126,11 @@ def test_gwlabs_tbf_as_the_kernel_dumps_it_is_a_rate_and_a_hand_made_one_is_not(
     assert tc.impairment_of("eth1", [hand]).spec is None  # tbf 1:, made with tc by someone: not gwlab's
 
 
-class Kernel:
-    """Answers the qdisc dump and the link's MTU, and records each request as pyroute2 sends it."""
-
-    def __init__(self, qdiscs: list[Any], refuse: int | None = None) -> None:
-        self.qdiscs, self.refuse = qdiscs, refuse
-        self.sent: list[tuple[int, int, Any]] = []
-
-    def get_qdiscs(self, index: int | None = None) -> list[Any]:
-        return self.qdiscs
+class Kernel(TcKernel):
+    """The tc tests' kernel, which also answers the link's MTU (the tbf's burst is sized from it)."""
 
     def get_links(self, index: int) -> list[Any]:
         return [SimpleNamespace(get_attr=lambda name: 1500 if name == "IFLA_MTU" else None)]
-
-    def nlm_request_batch(self, msgs: list[Any]) -> None:
-        for m in msgs:
-            m.encode()
-            back = tcmsg(bytes(m.data[:m["header"]["length"]]))
-            back.decode()
-            self.sent.append((m["header"]["type"], m["header"]["flags"], back))
-        if self.refuse is not None:
-            raise NetlinkError(self.refuse, "refused")
 
 
 def qdisc_msg(kind: str, handle: int, options: Any = None) -> Any:

@@ -39,7 +39,8 @@ class Kernel:
     """Answers the qdisc dump and records each request's bytes as pyroute2 would send them."""
 
     def __init__(self, qdiscs: list[Any], refuse: int | None = None) -> None:
-        self.qdiscs, self.refuse, self.sent = qdiscs, refuse, []
+        self.qdiscs, self.refuse = qdiscs, refuse
+        self.sent: list[tuple[int, int, Any]] = []
 
     def get_qdiscs(self, index: int | None = None) -> list[Any]:
         return self.qdiscs
