@@ -22,12 +22,10 @@ route changes: the moment is the RTM_NEWROUTE (or RTM_DELROUTE) message for the 
 from __future__ import annotations
 
 import argparse
-import json
 import select
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 from ipaddress import IPv4Address, IPv4Network
@@ -40,7 +38,7 @@ from orchestrator import bastion  # noqa: E402
 from orchestrator.engines.netns import namespaces  # noqa: E402
 from orchestrator.lab import Lab, open_lab  # noqa: E402
 
-from benchlib import gwlab, lb_pool_manifests, summarize  # noqa: E402
+from benchlib import gwlab, lb_pool_manifests, summarize, up_and_apply  # noqa: E402
 
 LAB = "bench-push"
 PREFIX = IPv4Network("10.201.0.0/24")
@@ -160,14 +158,7 @@ def one_run(lab: Lab) -> dict[str, float]:
 
 
 def setup() -> Lab:
-    gwlab("down", "--lab", LAB)
-    up = gwlab("up", "--lab", LAB, "--json", timeout=300)
-    if json.loads(up.stdout or "{}").get("ok") is not True:
-        raise SystemExit(f"up failed: {up.stdout[-1500:]} {up.stderr[-1500:]}")
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="gwlab-bench-push-") as f:
-        f.write(SETUP)
-        f.flush()
-        gwlab("apply", "--lab", LAB, "-f", f.name, check=True)
+    up_and_apply(LAB, SETUP)
     lab = open_lab(None, LAB)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # every node advertises it, the bastion filters it

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import threading
 import time
 from ipaddress import IPv4Network
@@ -38,7 +37,7 @@ from orchestrator.controlplane import process  # noqa: E402
 from orchestrator.controlplane.client import Client  # noqa: E402
 from orchestrator.lab import Lab, open_lab  # noqa: E402
 
-from benchlib import gwlab, lb_pool_manifests, summarize  # noqa: E402
+from benchlib import gwlab, lb_pool_manifests, summarize, up_and_apply  # noqa: E402
 
 LAB = "bench-lb"
 POOL = IPv4Network("10.200.0.0/18")
@@ -214,14 +213,7 @@ def one_run(lab: Lab, count: int, connections: int, timeout: float) -> dict[str,
 
 
 def setup() -> Lab:
-    gwlab("down", "--lab", LAB)
-    up = gwlab("up", "--lab", LAB, "--json", timeout=300)
-    if json.loads(up.stdout or "{}").get("ok") is not True:
-        raise SystemExit(f"up failed: {up.stdout[-1500:]} {up.stderr[-1500:]}")
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="gwlab-bench-lb-") as f:
-        f.write(SETUP)
-        f.flush()
-        gwlab("apply", "--lab", LAB, "-f", f.name, check=True)
+    up_and_apply(LAB, SETUP)
     gwlab("scale", "--lab", LAB, "deployment", "passthrough-echoserver", "--replicas", "2", check=True)
     gwlab("bird", "filter", "add", str(POOL), "--lab", LAB, check=True)
     return open_lab(None, LAB)

@@ -8,6 +8,7 @@ import statistics
 import time
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,18 @@ def timed_up(lab: str, args: list[str], timeout: float, tree: Path = ROOT) -> tu
     phases = {PROCESS_START: result["clock"]["run"] - launched, **inside,
               "output and interpreter exit": returned - result["clock"]["end"]}
     return result, returned - launched, phases
+
+
+def up_and_apply(lab: str, manifests: str) -> None:
+    """The workshop's lab made anew and verified, then `manifests` applied to it as a user applies a file."""
+    gwlab("down", "--lab", lab)
+    up = gwlab("up", "--lab", lab, "--json", timeout=300)
+    if json.loads(up.stdout or "{}").get("ok") is not True:
+        raise SystemExit(f"up failed: {up.stdout[-1500:]} {up.stderr[-1500:]}")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=f"gwlab-{lab}-") as f:
+        f.write(manifests)
+        f.flush()
+        gwlab("apply", "--lab", lab, "-f", f.name, check=True)
 
 
 def summarize(title: str, runs: list[dict[str, float]], width: int = 42) -> list[str]:
